@@ -1,0 +1,169 @@
+"""The connector interface and the entry-point registry.
+
+A connector is one class in one module, registered under the ``cmrules.connectors`` entry-point
+group.  It reads records into the canonical model (:mod:`cmrules.model`) and writes findings back.
+It never decides *what* to write: the core renders notes and flags and calls :meth:`apply`.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from .errors import ConfigError
+from .model import Dataset, Organisation, OrgKind
+
+ENTRY_POINT_GROUP = "cmrules.connectors"
+log = logging.getLogger("cmrules.connector")
+
+
+@dataclass(frozen=True)
+class Flags:
+    """Filterable flag properties mirrored on a record."""
+
+    risk_level: str  # "high" | "medium" | "low" | "info" | "none"
+    rule_ids: tuple[str, ...]  # rules that fired (cannot-assess findings excluded)
+    evaluated_at: datetime
+    fingerprint: str  # fingerprint of the whole note; written last
+
+
+@dataclass(frozen=True)
+class RenderedNote:
+    """One note for one record, in one language, ready to write."""
+
+    subject: Organisation
+    fingerprint: str  # stable id of this set of findings (+ language)
+    html: str  # HTML body; every CRM-sourced string is escaped
+    text: str  # plain-text body, for sources without rich text
+    flags: Flags
+    language: str
+
+
+@dataclass(frozen=True)
+class StoredNote:
+    id: str
+    subject_id: str
+    created_at: datetime
+    fingerprint: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Organisations changed since a watermark, and the watermark to save after success."""
+
+    organisation_ids: frozenset[str]
+    watermark: datetime
+
+
+@dataclass
+class ConnectorContext:
+    """What the core hands every connector."""
+
+    config_path: str | None = None  # for messages ("… in cmrules.yaml")
+    http: Mapping[str, Any] = field(default_factory=dict)  # shared HTTP policy settings
+    stats: dict[str, int] = field(default_factory=dict)  # counters: api_calls, write_calls, …
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+
+class Connector(ABC):
+    """Base class.  Subclasses set ``name`` and implement the abstract methods."""
+
+    name: ClassVar[str] = ""
+    #: config keys this connector accepts in its section (unknown keys are config errors)
+    settings_keys: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
+        self.settings = dict(settings)
+        self.context = context or ConnectorContext()
+
+    # -- reading ------------------------------------------------------------------------------
+    @abstractmethod
+    def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
+        """Candidates for a user reference: an exact id, or names containing/close to ``text``.
+
+        The core picks the match, reports ambiguity and suggests close names.
+        """
+
+    @abstractmethod
+    def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """The vendors, their client companies (all, or only ``company_ids``), contacts,
+        activities and engagements."""
+
+    def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
+        """company id -> ids of its vendors (used by sync to evaluate changed companies)."""
+        raise NotImplementedError
+
+    def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
+        """Organisations (companies or vendors) changed at or after ``since``
+        (``None``: every organisation).  The returned watermark must not pass ``run_started``."""
+        raise NotImplementedError(f"the {self.name} connector does not support sync")
+
+    # -- writing ------------------------------------------------------------------------------
+    @abstractmethod
+    def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        """True when a note carrying ``fingerprint`` is already attached to ``subject``
+        (read from the source, never from a search index that lags)."""
+
+    @abstractmethod
+    def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        """Create the note; return its id."""
+
+    @abstractmethod
+    def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        """Set the flag properties, the fingerprint included."""
+
+    def apply(self, note: RenderedNote) -> bool:
+        """Write one record's findings, crash-safe: note first (unless already there), flags
+        with the fingerprint last.  Returns True when a note was created."""
+        created = False
+        if not self.note_exists(note.subject, note.fingerprint):
+            self.write_note(note.subject, note)
+            created = True
+        self.write_flags(note.subject, note.flags)
+        return created
+
+    def notes(self, subject: Organisation) -> list[StoredNote]:
+        """Notes cmrules wrote on a record, newest first (optional)."""
+        raise NotImplementedError(f"the {self.name} connector cannot list notes")
+
+    # -- admin ---------------------------------------------------------------------------------
+    def check(self) -> list[str]:
+        """Validate credentials/config with a cheap call; return human-readable OK lines."""
+        return [f"{self.name}: nothing to check"]
+
+    def setup(self, dry_run: bool = False) -> list[str]:
+        """Create what write-back needs (properties, tables); idempotent.  Returns the plan."""
+        return []
+
+    def describe(self) -> str:
+        """Where the data lives, for messages (no secrets)."""
+        return self.name
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
+
+
+def available_connectors() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def connector_class(name: str) -> type[Connector]:
+    eps = available_connectors()
+    if name not in eps:
+        known = ", ".join(sorted(eps)) or "none installed"
+        raise ConfigError(
+            f"unknown connector {name!r}: installed connectors are {known}. "
+            "Fix 'source' in your config, or install the package that provides it."
+        )
+    cls = eps[name].load()
+    if not (isinstance(cls, type) and issubclass(cls, Connector)):
+        raise ConfigError(f"entry point {name!r} does not name a cmrules Connector class")
+    return cls

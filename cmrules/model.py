@@ -1,0 +1,221 @@
+"""The canonical model every connector fills.
+
+Connectors translate their records into these types; signals read only these types.
+All timestamps are timezone-aware UTC ``datetime`` objects (use :mod:`cmrules.values`).
+Values that the source does not know are ``None`` — never a default that looks like data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class OrgKind(StrEnum):
+    COMPANY = "company"  # a client company that outsources (or considers outsourcing) its CM
+    VENDOR = "vendor"  # an agency / provider of community management
+
+
+class Side(StrEnum):
+    COMPANY = "company"
+    VENDOR = "vendor"
+
+
+class Role(StrEnum):
+    """Canonical contact roles.  Connectors map labels, buying roles and job titles onto these."""
+
+    PROJECT_OWNER = "project_owner"  # decision maker / project owner: gives the vendor directions
+    EXECUTIVE_SPONSOR = "executive_sponsor"  # leadership backing the project
+    VENDOR_REFERENT = "vendor_referent"  # the vendor's single point of contact for a client
+    COMMUNITY_MANAGER = "community_manager"  # does the day-to-day community management
+    CONTRIBUTOR = "contributor"  # anyone else taking part
+
+
+class ActivityKind(StrEnum):
+    MEETING = "meeting"
+    EMAIL = "email"
+    CALL = "call"
+    NOTE = "note"
+    TICKET = "ticket"
+    PROPOSAL = "proposal"  # an idea / action proposed by the vendor
+    OFFER_CHANGE = "offer_change"  # the vendor's offer (scope, deliverables) was revised
+    REPORT = "report"  # a KPI / impact report
+
+
+#: Proposal statuses.  ``accepted`` and ``implemented`` count as "advice followed".
+PROPOSAL_OPEN = "proposed"
+PROPOSAL_FOLLOWED = frozenset({"accepted", "implemented"})
+PROPOSAL_DECIDED = PROPOSAL_FOLLOWED | {"rejected"}
+
+#: Meeting statuses that did not happen.
+MEETING_NOT_HELD = frozenset({"canceled", "no_show", "scheduled", "rescheduled"})
+
+#: Well-known tags on activities.
+TAG_STRATEGY = "strategy"  # strategy review / workshop
+TAG_ONBOARDING = "onboarding"  # onboarding, glossary, validation circuit set-up
+
+#: Canonical attributes (name -> python type) a connector may fill.  Anything else is ignored.
+ORG_ATTRIBUTES: dict[str, type] = {
+    "regulated": bool,  # technical or regulated activity
+    "industry": str,
+    "has_ticket_data": bool,  # a helpdesk source was read for this organisation
+}
+CONTACT_ATTRIBUTES: dict[str, type] = {
+    "social_media_familiar": bool,
+}
+ENGAGEMENT_ATTRIBUTES: dict[str, type] = {
+    "kpis_defined": bool,
+    "escalation_plan": bool,  # e-reputation crisis / escalation procedure agreed
+    "onboarding_done": bool,
+    "offer_last_revised": datetime,
+}
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: str
+    name: str
+    kind: OrgKind
+    domain: str | None = None
+    external_id: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: what cmrules last wrote on this record (e.g. ``{"fingerprint": "..."}``), read back
+    #: from the source so that an unchanged rerun makes no write call.
+    writeback: Mapping[str, str] = field(default_factory=dict)
+    source: str = ""
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    name: str
+    org_id: str | None
+    roles: frozenset[Role] = frozenset()
+    email: str | None = None
+    job_title: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    kind: ActivityKind
+    timestamp: datetime | None
+    company_id: str | None
+    vendor_id: str | None = None
+    side: Side | None = None  # who initiated it
+    contact_ids: tuple[str, ...] = ()
+    status: str | None = None
+    decided_at: datetime | None = None  # proposals: when the company accepted / rejected it
+    tags: frozenset[str] = frozenset()
+    title: str = ""
+    first_reply_minutes: float | None = None  # tickets: business minutes to first reply
+    replies: int | None = None  # tickets: public replies from the vendor
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """A client company working with (or evaluating) a vendor."""
+
+    company_id: str
+    vendor_id: str
+    started_at: datetime | None = None
+    vendor_contact_ids: tuple[str, ...] = ()  # vendor people assigned to this client
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    """Everything one evaluation needs, as returned by a connector's ``load``."""
+
+    organisations: dict[str, Organisation] = field(default_factory=dict)
+    contacts: list[Contact] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    engagements: list[Engagement] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._index: dict[str, Any] | None = None
+
+    # -- building -------------------------------------------------------------------------
+    def add(self, *items: Organisation | Contact | Activity | Engagement) -> None:
+        for item in items:
+            if isinstance(item, Organisation):
+                self.organisations[item.id] = item
+            elif isinstance(item, Contact):
+                self.contacts.append(item)
+            elif isinstance(item, Activity):
+                self.activities.append(item)
+            elif isinstance(item, Engagement):
+                self.engagements.append(item)
+            else:  # pragma: no cover - programming error
+                raise TypeError(f"cannot add {type(item).__name__} to a Dataset")
+        self._index = None
+
+    def extend(self, other: Dataset) -> None:
+        self.organisations.update(other.organisations)
+        self.contacts.extend(other.contacts)
+        self.activities.extend(other.activities)
+        self.engagements.extend(other.engagements)
+        self._index = None
+
+    # -- lookups (built lazily, O(1) afterwards) -------------------------------------------
+    def _idx(self) -> dict[str, Any]:
+        if self._index is None:
+            contacts_by_org: dict[str | None, list[Contact]] = defaultdict(list)
+            contacts_by_id: dict[str, Contact] = {}
+            for c in self.contacts:
+                contacts_by_org[c.org_id].append(c)
+                contacts_by_id[c.id] = c
+            acts: dict[str | None, list[Activity]] = defaultdict(list)
+            acts_by_vendor: dict[str | None, list[Activity]] = defaultdict(list)
+            for a in self.activities:
+                acts[a.company_id].append(a)
+                acts_by_vendor[a.vendor_id].append(a)
+            eng_by_vendor: dict[str, list[Engagement]] = defaultdict(list)
+            eng_by_company: dict[str, list[Engagement]] = defaultdict(list)
+            for e in self.engagements:
+                eng_by_vendor[e.vendor_id].append(e)
+                eng_by_company[e.company_id].append(e)
+            self._index = {
+                "contacts_by_org": contacts_by_org,
+                "contacts_by_id": contacts_by_id,
+                "acts": acts,
+                "acts_by_vendor": acts_by_vendor,
+                "eng_by_vendor": eng_by_vendor,
+                "eng_by_company": eng_by_company,
+            }
+        return self._index
+
+    def contacts_of(self, org_id: str) -> list[Contact]:
+        return self._idx()["contacts_by_org"].get(org_id, [])
+
+    def contact(self, contact_id: str) -> Contact | None:
+        return self._idx()["contacts_by_id"].get(contact_id)
+
+    def activities_between(self, company_id: str, vendor_id: str) -> list[Activity]:
+        """Activities of a company with this vendor (or with no vendor recorded)."""
+        return [
+            a
+            for a in self._idx()["acts"].get(company_id, [])
+            if a.vendor_id in (vendor_id, None)
+        ]
+
+    def activities_of_vendor(self, vendor_id: str) -> list[Activity]:
+        return self._idx()["acts_by_vendor"].get(vendor_id, [])
+
+    def engagements_of_vendor(self, vendor_id: str) -> list[Engagement]:
+        return self._idx()["eng_by_vendor"].get(vendor_id, [])
+
+    def engagements_of_company(self, company_id: str) -> list[Engagement]:
+        return self._idx()["eng_by_company"].get(company_id, [])
+
+    def vendors(self) -> list[Organisation]:
+        return [o for o in self.organisations.values() if o.kind == OrgKind.VENDOR]
+
+    def companies(self) -> Iterable[Organisation]:
+        return (o for o in self.organisations.values() if o.kind == OrgKind.COMPANY)
