@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
-from cmrules.connectors.local import LocalConnector, import_file
 
 from cmrules import __version__
 from cmrules.cli import cli
+from cmrules.connectors.local import LocalConnector, import_file
 
 MINI = Path(__file__).parent / "data" / "mini.yaml"
 AS_OF = ["--as-of", "2026-11-20T12:00:00Z"]

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cmrules.connectors.local import LocalConnector, import_file
 
 from cmrules import rulebook, signals
+from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.engine import CANNOT_ASSESS, FIRED, Engine
 from cmrules.model import OrgKind
 

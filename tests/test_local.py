@@ -3,8 +3,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from cmrules.connectors.local import LocalConnector, import_file
 
+from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.errors import UsageError
 from cmrules.model import OrgKind
 

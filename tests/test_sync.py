@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from cmrules.connectors.local import LocalConnector, import_file
 
 from cmrules import service, state
 from cmrules.cli import cli
+from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.errors import LockedError, WriteError
 
 MINI = Path(__file__).parent / "data" / "mini.yaml"

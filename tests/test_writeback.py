@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cmrules.connectors.local import LocalConnector, import_file
 
 from cmrules import service
 from cmrules.connector import Flags, RenderedNote
+from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.errors import WriteError
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
