@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import time
+from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -280,6 +281,8 @@ class ZendeskConnector(Connector, Helpdesk):
         self._orgs: dict[str, dict[str, Any]] = {}  # raw organisations by id
         self._listed = False
         self._vendor_refs: dict[str, str | None] = {}
+        self._index: dict[str, str] = {}
+        self._index_size = -1
         #: human-readable lines for the run summary (e.g. a vendor reference that resolves
         #: to nothing); reset by each load
         self.unmatched: list[str] = []
@@ -307,12 +310,18 @@ class ZendeskConnector(Connector, Helpdesk):
         sub = self.opts.get("subdomain")
         if base:
             base = str(base).rstrip("/")
-            if not re.match(r"^https?://[^/\s?#]+$", base.removesuffix(API)):
+            base = base.removesuffix(API)
+            if not re.match(r"^https?://[^/\s?#@]+$", base):
                 raise ConfigError(
                     f"{where}: base_url {base!r} is not a site URL; use e.g. "
                     "https://acme.zendesk.com"
                 )
-            return base.removesuffix(API)
+            host = urlsplit(base).hostname or ""
+            if base.startswith("http://") and host not in ("localhost", "127.0.0.1"):
+                raise ConfigError(
+                    f"{where}: base_url must use https (credentials travel with every request)"
+                )
+            return base
         if not sub:
             raise ConfigError(
                 f"{where}: set 'subdomain' (acme for https://acme.zendesk.com) or 'base_url'"
@@ -395,7 +404,7 @@ class ZendeskConnector(Connector, Helpdesk):
     def _get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
         body = self.client.request("GET", path, params=params, **kw)
         if not isinstance(body, dict):
-            raise ConnectorError(f"Zendesk GET {path.split('?', 1)[0]}: expected a JSON object")
+            raise ConnectorError(f"Zendesk GET {urlsplit(path).path}: expected a JSON object")
         return body
 
     def _next_url(self, link: Any) -> str | None:
@@ -512,6 +521,8 @@ class ZendeskConnector(Connector, Helpdesk):
         return refs
 
     def _vendor_index(self) -> dict[str, str]:
+        if self._index_size == len(self._orgs):
+            return self._index
         index: dict[str, str] = {}
         for oid, raw in self._orgs.items():
             if not self.is_vendor(raw):
@@ -520,6 +531,7 @@ class ZendeskConnector(Connector, Helpdesk):
                 if k:
                     index.setdefault(str(k).strip().lower(), oid)
                     index.setdefault(slug(str(k)), oid)
+        self._index, self._index_size = index, len(self._orgs)
         return index
 
     def _resolve(self, how: str, ref: str) -> str | None:
