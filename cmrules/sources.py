@@ -281,6 +281,19 @@ class CombinedConnector(Connector):
                 data.organisations[pid] = replace(
                     org, attributes={**org.attributes, "has_ticket_data": True}
                 )
+        # The writer may skip ``apply`` when the loaded fingerprint equals the new one.  In
+        # combined mode that is only safe when the helpdesk holds the same fingerprint: when it
+        # does not (first combined run, or a helpdesk write that failed), the fingerprint is
+        # left out so ``apply`` runs and each side checks and writes for itself.
+        for hid, pid in h2p.items():
+            org = data.organisations.get(pid)
+            horg = hd.organisations.get(hid)
+            if org is None or "fingerprint" not in org.writeback:
+                continue
+            if horg is None or horg.writeback.get("fingerprint") != org.writeback["fingerprint"]:
+                data.organisations[pid] = replace(
+                    org, writeback={k: v for k, v in org.writeback.items() if k != "fingerprint"}
+                )
         data.add()  # reset the lazy index after direct dict edits
         return data
 
@@ -313,7 +326,8 @@ class CombinedConnector(Connector):
         return None
 
     # -- writing ----------------------------------------------------------------------------
-    def _helpdesk_subject(self, subject: Organisation) -> Organisation | None:
+    def helpdesk_subject(self, subject: Organisation) -> Organisation | None:
+        """The helpdesk organisation a primary record's findings are mirrored to (or None)."""
         if subject.id in self._matched:
             return self._matched[subject.id]
         cand = self.match(subject)
@@ -323,7 +337,7 @@ class CombinedConnector(Connector):
         """Primary first (the record the team works in), then the matched helpdesk org.
         Each side checks its own stored fingerprint, so unchanged findings write nothing."""
         created = self.primary.apply(note)
-        target = self._helpdesk_subject(note.subject)
+        target = self.helpdesk_subject(note.subject)
         if target is not None:
             created = self.helpdesk.apply(replace(note, subject=target)) or created
         return created
@@ -331,19 +345,19 @@ class CombinedConnector(Connector):
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         if not self.primary.note_exists(subject, fingerprint):
             return False
-        target = self._helpdesk_subject(subject)
+        target = self.helpdesk_subject(subject)
         return target is None or self.helpdesk.note_exists(target, fingerprint)
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
         note_id = self.primary.write_note(subject, note)
-        target = self._helpdesk_subject(subject)
+        target = self.helpdesk_subject(subject)
         if target is not None:
             self.helpdesk.write_note(target, replace(note, subject=target))
         return note_id
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
         self.primary.write_flags(subject, flags)
-        target = self._helpdesk_subject(subject)
+        target = self.helpdesk_subject(subject)
         if target is not None:
             self.helpdesk.write_flags(target, flags)
 

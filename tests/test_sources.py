@@ -288,3 +288,18 @@ def test_check_and_describe(zd):
     source = combined()
     assert source.check()[-2].startswith("zendesk: connected to zendesk (acme.zendesk.com)")
     assert source.describe() == "memcrm + helpdesk zendesk (acme.zendesk.com) (matched by domain)"
+
+
+def test_writeback_fingerprint_is_kept_only_when_both_sides_agree(zd):
+    primary = crm()
+    first = combined(primary=primary)
+    c1 = first.load(["v1"], ["c1"]).organisations["c1"]
+    primary.write_note(c1, note_for(c1, "fp-1", "written before the helpdesk was added"))
+    data = combined(primary=primary).load(["v1"], ["c1"])
+    assert "fingerprint" not in data.organisations["c1"].writeback  # zendesk lacks fp-1
+    source = combined(primary=primary)
+    c1 = source.load(["v1"], ["c1"]).organisations["c1"]
+    source.apply(note_for(c1, "fp-1", "written before the helpdesk was added"))
+    assert [oid for oid, _ in zd.puts] == [200]  # the helpdesk caught up
+    data = combined(primary=primary).load(["v1"], ["c1"])
+    assert data.organisations["c1"].writeback == {"fingerprint": "fp-1"}
