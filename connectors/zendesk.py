@@ -23,11 +23,11 @@ import logging
 import os
 import re
 import time
-from urllib.parse import urlsplit
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import requests
 
