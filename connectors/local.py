@@ -149,7 +149,9 @@ class LocalConnector(Connector):
         )
 
     def organisations(self, kind: OrgKind | None = None) -> list[Organisation]:
-        sql = "SELECT id, name, kind, domain, external_id, attributes, updated_at FROM organisations"
+        sql = (
+            "SELECT id, name, kind, domain, external_id, attributes, updated_at FROM organisations"
+        )
         rows = (
             self.db.execute(sql + " WHERE kind = ? ORDER BY name", (kind.value,))
             if kind
@@ -263,7 +265,8 @@ class LocalConnector(Connector):
     # -- writing ------------------------------------------------------------------------------
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         row = self.db.execute(
-            "SELECT 1 FROM notes WHERE subject_id = ? AND fingerprint = ?", (subject.id, fingerprint)
+            "SELECT 1 FROM notes WHERE subject_id = ? AND fingerprint = ?",
+            (subject.id, fingerprint),
         ).fetchone()
         return row is not None
 
@@ -273,8 +276,14 @@ class LocalConnector(Connector):
             cur = self.db.execute(
                 "INSERT INTO notes (subject_id, fingerprint, language, body_text, body_html, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (subject.id, note.fingerprint, note.language, note.text, note.html,
-                 iso(datetime.now(UTC))),
+                (
+                    subject.id,
+                    note.fingerprint,
+                    note.language,
+                    note.text,
+                    note.html,
+                    iso(datetime.now(UTC)),
+                ),
             )
         return str(cur.lastrowid)
 
@@ -285,8 +294,13 @@ class LocalConnector(Connector):
                 "INSERT INTO flags VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE SET "
                 "risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
                 "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint",
-                (subject.id, flags.risk_level, ";".join(flags.rule_ids),
-                 iso(flags.evaluated_at), flags.fingerprint),
+                (
+                    subject.id,
+                    flags.risk_level,
+                    ";".join(flags.rule_ids),
+                    iso(flags.evaluated_at),
+                    flags.fingerprint,
+                ),
             )
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
@@ -307,7 +321,9 @@ class LocalConnector(Connector):
         ).fetchone()
         if row is None:
             return None
-        return dict(zip(("risk_level", "rule_ids", "evaluated_at", "fingerprint"), row, strict=True))
+        return dict(
+            zip(("risk_level", "rule_ids", "evaluated_at", "fingerprint"), row, strict=True)
+        )
 
     def check(self) -> list[str]:
         n = self.db.execute("SELECT COUNT(*) FROM organisations").fetchone()[0]
@@ -327,8 +343,21 @@ _SECTIONS = ("organisations", "contacts", "activities", "engagements")
 _KEYS = {
     "organisations": {"id", "name", "kind", "domain", "external_id", "attributes"},
     "contacts": {"id", "name", "org", "roles", "email", "job_title", "attributes"},
-    "activities": {"id", "kind", "date", "company", "vendor", "side", "contacts", "status",
-                   "decided", "tags", "title", "first_reply_minutes", "replies"},
+    "activities": {
+        "id",
+        "kind",
+        "date",
+        "company",
+        "vendor",
+        "side",
+        "contacts",
+        "status",
+        "decided",
+        "tags",
+        "title",
+        "first_reply_minutes",
+        "replies",
+    },
     "engagements": {"company", "vendor", "started", "vendor_contacts", "attributes"},
 }
 
@@ -347,19 +376,24 @@ def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the import file ({exc.__class__.__name__})") from None
+        raise UsageError(
+            f"{path}: cannot read the import file ({exc.__class__.__name__})"
+        ) from None
     try:
         data, lines = load_with_lines(text)  # JSON is YAML
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}:{error_line(exc)}: not valid YAML/JSON: "
-                         f"{getattr(exc, 'problem', exc)}") from None
+        raise UsageError(
+            f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}:1: expected a mapping with keys {', '.join(_SECTIONS)}")
     unknown = set(data) - set(_SECTIONS)
     if unknown:
         key = sorted(unknown)[0]
-        raise UsageError(f"{path}:{line_of(lines, (key,))}: unknown section {key!r}; "
-                         f"expected {', '.join(_SECTIONS)}")
+        raise UsageError(
+            f"{path}:{line_of(lines, (key,))}: unknown section {key!r}; "
+            f"expected {', '.join(_SECTIONS)}"
+        )
     db = conn.db
     now = iso(datetime.now(UTC))
     counts = dict.fromkeys(_SECTIONS, 0)
@@ -372,7 +406,9 @@ def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
             for section in _SECTIONS:
                 rows = data.get(section) or []
                 if not isinstance(rows, list):
-                    raise UsageError(f"{path}:{line_of(lines, (section,))}: {section} must be a list")
+                    raise UsageError(
+                        f"{path}:{line_of(lines, (section,))}: {section} must be a list"
+                    )
                 for i, row in enumerate(rows):
                     where = f"{path}:{line_of(lines, (section, i))}: {section}[{i}]"
                     try:
@@ -380,8 +416,10 @@ def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
                             raise _RowError("expected a mapping")
                         extra = set(row) - _KEYS[section]
                         if extra:
-                            raise _RowError(f"unknown field {sorted(extra)[0]!r}; allowed: "
-                                            f"{', '.join(sorted(_KEYS[section]))}")
+                            raise _RowError(
+                                f"unknown field {sorted(extra)[0]!r}; allowed: "
+                                f"{', '.join(sorted(_KEYS[section]))}"
+                            )
                         _INSERT[section](db, row, known_orgs, now)
                     except _RowError as exc:
                         raise UsageError(f"{where}: {exc}; nothing was imported") from None
@@ -468,8 +506,15 @@ def _ins_org(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: st
         "name=excluded.name, kind=excluded.kind, domain=excluded.domain, "
         "external_id=excluded.external_id, attributes=excluded.attributes, "
         "updated_at=excluded.updated_at",
-        (_req(row, "id"), _req(row, "name"), kind.value, row.get("domain"),
-         row.get("external_id"), _attrs(row.get("attributes"), ORG_ATTRIBUTES), now),
+        (
+            _req(row, "id"),
+            _req(row, "name"),
+            kind.value,
+            row.get("domain"),
+            row.get("external_id"),
+            _attrs(row.get("attributes"), ORG_ATTRIBUTES),
+            now,
+        ),
     )
 
 
@@ -481,8 +526,16 @@ def _ins_contact(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now
         "name=excluded.name, org_id=excluded.org_id, roles=excluded.roles, "
         "email=excluded.email, job_title=excluded.job_title, attributes=excluded.attributes, "
         "updated_at=excluded.updated_at",
-        (_req(row, "id"), _req(row, "name"), org, ";".join(roles), row.get("email"),
-         row.get("job_title"), _attrs(row.get("attributes"), CONTACT_ATTRIBUTES), now),
+        (
+            _req(row, "id"),
+            _req(row, "name"),
+            org,
+            ";".join(roles),
+            row.get("email"),
+            row.get("job_title"),
+            _attrs(row.get("attributes"), CONTACT_ATTRIBUTES),
+            now,
+        ),
     )
 
 
@@ -503,13 +556,22 @@ def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, no
         "decided_at=excluded.decided_at, tags=excluded.tags, title=excluded.title, "
         "first_reply_minutes=excluded.first_reply_minutes, replies=excluded.replies, "
         "updated_at=excluded.updated_at",
-        (_req(row, "id"), kind.value, iso(parse_datetime(row.get("date"))), company, vendor,
-         side, json.dumps(_list(row.get("contacts"), "contacts")),
-         str(row["status"]).lower() if row.get("status") is not None else None,
-         iso(parse_datetime(row.get("decided"))),
-         json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
-         str(row.get("title") or ""), minutes,
-         int(replies) if replies is not None else None, now),
+        (
+            _req(row, "id"),
+            kind.value,
+            iso(parse_datetime(row.get("date"))),
+            company,
+            vendor,
+            side,
+            json.dumps(_list(row.get("contacts"), "contacts")),
+            str(row["status"]).lower() if row.get("status") is not None else None,
+            iso(parse_datetime(row.get("decided"))),
+            json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
+            str(row.get("title") or ""),
+            minutes,
+            int(replies) if replies is not None else None,
+            now,
+        ),
     )
 
 
@@ -521,9 +583,14 @@ def _ins_engagement(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, 
         "DO UPDATE SET started_at=excluded.started_at, "
         "vendor_contact_ids=excluded.vendor_contact_ids, attributes=excluded.attributes, "
         "updated_at=excluded.updated_at",
-        (company, vendor, iso(parse_datetime(row.get("started"))),
-         json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
-         _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES), now),
+        (
+            company,
+            vendor,
+            iso(parse_datetime(row.get("started"))),
+            json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
+            _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES),
+            now,
+        ),
     )
 
 

@@ -121,6 +121,18 @@ def test_per_ticket_metrics_mode(zd):
     assert by_id["1000"].first_reply_minutes == 30.0 and by_id["1001"].replies is None
 
 
+def test_auto_metrics_mode_picks_per_ticket_for_few_tickets(zd):
+    make({"ticket_metrics": "auto"}).load(["100"], ["200"])  # 3 tickets
+    assert len(zd.calls("GET", "/api/v2/tickets/")) == 3
+    assert not zd.calls("GET", "/api/v2/ticket_metrics")
+    zd.log.clear()
+    for tid in range(3000, 3010):
+        zd.ticket(tid, 200, 11, {"replies": 1})
+    make({"ticket_metrics": "auto"}).load(["100"], ["200"])  # 13 tickets
+    assert zd.calls("GET", "/api/v2/ticket_metrics") == ["/api/v2/ticket_metrics"]
+    assert not zd.calls("GET", "/api/v2/tickets/")
+
+
 def test_cursor_paging_follows_links_next_and_never_offsets(zd, rsps):
     for i in range(400, 407):
         zd.org(i, f"Client {i}", tags=["cm_vendor_100"])
