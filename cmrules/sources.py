@@ -287,10 +287,13 @@ class CombinedConnector(Connector):
         # left out so ``apply`` runs and each side checks and writes for itself.
         for hid, pid in h2p.items():
             org = data.organisations.get(pid)
-            horg = hd.organisations.get(hid)
+            mirror = hd.organisations.get(hid)
             if org is None or "fingerprint" not in org.writeback:
                 continue
-            if horg is None or horg.writeback.get("fingerprint") != org.writeback["fingerprint"]:
+            if (
+                mirror is None
+                or mirror.writeback.get("fingerprint") != org.writeback["fingerprint"]
+            ):
                 data.organisations[pid] = replace(
                     org, writeback={k: v for k, v in org.writeback.items() if k != "fingerprint"}
                 )

@@ -206,7 +206,8 @@ class ZendeskClient(HttpClient):
         )
         body = safe_json(response)
         if isinstance(body, dict):
-            error, description = body.get("error"), body.get("description")
+            error: Any = body.get("error")
+            description: Any = body.get("description")
             if isinstance(error, dict):  # {"error": {"title": ..., "message": ...}}
                 error, description = error.get("title"), error.get("message") or description
             parts = [str(p) for p in (error, description) if p]
@@ -771,7 +772,8 @@ class ZendeskConnector(Connector, Helpdesk):
         return data
 
     def _contact(self, user: Mapping[str, Any], org_id: str) -> Contact:
-        fields = user.get("user_fields") if isinstance(user.get("user_fields"), Mapping) else {}
+        raw_fields = user.get("user_fields")
+        fields: Mapping[str, Any] = raw_fields if isinstance(raw_fields, Mapping) else {}
         labels: list[str] = []
         key = self.opts["role_field"]
         value = fields.get(key) if key else None
@@ -831,8 +833,7 @@ class ZendeskConnector(Connector, Helpdesk):
             if tid in ticket_ids:
                 found[tid] = metric
                 if len(found) == len(ticket_ids):
-                    pages.close()
-                    break
+                    break  # the generator is lazy: no further page is requested
         return found
 
     # -- incremental ------------------------------------------------------------------------
