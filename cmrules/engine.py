@@ -189,7 +189,10 @@ class Engine:
         definition: dict[str, Any] = {}
         for rule in rules:
             cond = rule.condition()
-            for status, compiled in ((FIRED, compile_true(cond)), (CANNOT_ASSESS, compile_unknown(cond))):
+            for status, compiled in (
+                (FIRED, compile_true(cond)),
+                (CANNOT_ASSESS, compile_unknown(cond)),
+            ):
                 action_name = f"{name}__{rule.id}__{status}"
                 self._actions[action_name] = self._action(Outcome(rule.id, status))
                 definition[f"{rule.id}_{status}"] = {
@@ -247,7 +250,9 @@ class Engine:
             state = self._host.assert_fact(ruleset, message)
         except MemoryError:
             self._host = self._new_host()  # the ruleset is corrupt after this: rebuild
-            raise EngineError("durable_rules ran out of session slots; the engine was reset") from None
+            raise EngineError(
+                "durable_rules ran out of session slots; the engine was reset"
+            ) from None
         except Exception as exc:
             # the session may never have run an action: deleting it could crash the process,
             # so drop the whole host instead of calling delete_state

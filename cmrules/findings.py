@@ -88,9 +88,12 @@ def format_value(signal: str, value: Any, language: str) -> str:
     if value is None:
         return "?" if language == "en" else "?"
     if isinstance(value, bool):
-        return {("en", True): "yes", ("en", False): "no", ("fr", True): "oui", ("fr", False): "non"}[
-            (language, value)
-        ]
+        return {
+            ("en", True): "yes",
+            ("en", False): "no",
+            ("fr", True): "oui",
+            ("fr", False): "non",
+        }[(language, value)]
     if signal.endswith("_rate") and isinstance(value, int | float):
         return f"{value * 100:.0f} %"
     if isinstance(value, float):
@@ -161,9 +164,7 @@ def build(
         assert outcome.status == CANNOT_ASSESS
         severity = INFO
         message = {
-            "fr": "Impossible d’évaluer : donnée manquante ("
-            + ", ".join(missing)
-            + ").",
+            "fr": "Impossible d’évaluer : donnée manquante (" + ", ".join(missing) + ").",
             "en": "Cannot assess: missing data (" + ", ".join(missing) + ").",
         }
         advice = {

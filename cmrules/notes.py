@@ -34,8 +34,13 @@ LABELS = {
         "more": "… et {n} constat(s) de plus (voir « cmrules evaluate »).",
         "company": "Dans l’entreprise",
         "vendor_side": "Chez le prestataire",
-        "levels": {"high": "élevé", "medium": "moyen", "low": "faible", "info": "information",
-                   "none": "aucun"},
+        "levels": {
+            "high": "élevé",
+            "medium": "moyen",
+            "low": "faible",
+            "info": "information",
+            "none": "aucun",
+        },
         "sev": {"high": "ÉLEVÉ", "medium": "MOYEN", "low": "FAIBLE", "info": "INFO"},
     },
     "en": {
@@ -51,8 +56,13 @@ LABELS = {
         "more": "… and {n} more finding(s) (see 'cmrules evaluate').",
         "company": "Inside the company",
         "vendor_side": "At the vendor",
-        "levels": {"high": "high", "medium": "medium", "low": "low", "info": "information",
-                   "none": "none"},
+        "levels": {
+            "high": "high",
+            "medium": "medium",
+            "low": "low",
+            "info": "information",
+            "none": "none",
+        },
         "sev": {"high": "HIGH", "medium": "MEDIUM", "low": "LOW", "info": "INFO"},
     },
 }
@@ -131,7 +141,9 @@ def render(
         )
     if cannot:
         items = [f"{f.rule_id}: {f.message[language]} {f.advice[language]}" for f in cannot]
-        blocks_txt.append(f"{lab['cannot']} ({len(cannot)}):\n" + "\n".join(f"  - {i}" for i in items))
+        blocks_txt.append(
+            f"{lab['cannot']} ({len(cannot)}):\n" + "\n".join(f"  - {i}" for i in items)
+        )
         blocks_html.append(
             f"<p><strong>{esc(lab['cannot'])} ({len(cannot)})</strong></p><ul>"
             + "".join(f"<li>{esc(i)}</li>" for i in items)

@@ -197,14 +197,18 @@ def load(
     by_id = {r.id: r for r in rules}
     for rid in disabled:
         if rid not in by_id:
-            raise ConfigError(f"{config_name}: rules.disable names unknown rule {rid!r}; "
-                              f"known ids: {', '.join(sorted(by_id))}")
+            raise ConfigError(
+                f"{config_name}: rules.disable names unknown rule {rid!r}; "
+                f"known ids: {', '.join(sorted(by_id))}"
+            )
     out = []
     overrides = params or {}
     for rid in overrides:
         if rid not in by_id:
-            raise ConfigError(f"{config_name}: rules.params names unknown rule {rid!r}; "
-                              f"known ids: {', '.join(sorted(by_id))}")
+            raise ConfigError(
+                f"{config_name}: rules.params names unknown rule {rid!r}; "
+                f"known ids: {', '.join(sorted(by_id))}"
+            )
     for rule in rules:
         if rule.id in disabled:
             continue
@@ -216,21 +220,26 @@ def load(
 
 def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
     if not isinstance(values, Mapping):
-        raise ConfigError(f"{config_name}: rules.params.{rule.id} must be a mapping of "
-                          "parameter names to values")
+        raise ConfigError(
+            f"{config_name}: rules.params.{rule.id} must be a mapping of parameter names to values"
+        )
     merged = dict(rule.params)
     for key, value in values.items():
         if key not in rule.params:
             known = ", ".join(sorted(rule.params)) or "none"
-            raise ConfigError(f"{config_name}: rules.params.{rule.id}.{key}: unknown parameter "
-                              f"(parameters of {rule.id}: {known})")
+            raise ConfigError(
+                f"{config_name}: rules.params.{rule.id}.{key}: unknown parameter "
+                f"(parameters of {rule.id}: {known})"
+            )
         default = rule.params[key]
         if isinstance(default, bool) != isinstance(value, bool) or not isinstance(
             value, int | float
         ):
-            raise ConfigError(f"{config_name}: rules.params.{rule.id}.{key}: expected a "
-                              f"{type(default).__name__} like the default {default!r}, "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{config_name}: rules.params.{rule.id}.{key}: expected a "
+                f"{type(default).__name__} like the default {default!r}, "
+                f"got {value!r}"
+            )
         merged[key] = value
     return replace(rule, params=merged)
 
@@ -284,9 +293,14 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
                 return f"unknown operator {err.instance.get('op')!r}; use one of {', '.join(OPS)}"
             if "value" in keys and "param" in keys:
                 return "a comparison takes either 'value' or 'param', not both"
-            return ("bad comparison: it needs 'signal', 'op' and one of 'value' (a number or "
-                    "boolean) or 'param' (a parameter name)")
-        return "a condition is one of {all: [...]}, {any: [...]}, {not: ...} or {signal, op, value|param}"
+            return (
+                "bad comparison: it needs 'signal', 'op' and one of 'value' (a number or "
+                "boolean) or 'param' (a parameter name)"
+            )
+        return (
+            "a condition is one of {all: [...]}, {any: [...]}, {not: ...} or "
+            "{signal, op, value|param}"
+        )
     if err.validator == "required":
         return err.message.replace("is a required property", "is required")
     if err.validator == "enum":
@@ -323,8 +337,11 @@ def _build_rule(
             report((*sub, "signal"), f"unknown signal {name!r}{hint} (see 'cmrules signals')")
             return Cmp(name, op, c.get("value"), c.get("param"))
         if spec.subject != subject:
-            report((*sub, "signal"), f"signal {name!r} is about the {spec.subject}, but this "
-                   f"rule's subject is {subject!r}")
+            report(
+                (*sub, "signal"),
+                f"signal {name!r} is about the {spec.subject}, but this "
+                f"rule's subject is {subject!r}",
+            )
         if "param" in c:
             pname = c["param"]
             if pname not in params:
@@ -365,13 +382,16 @@ def _build_rule(
 def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
     if spec.type == "bool":
         if not isinstance(value, bool):
-            report(f"signal {spec.name!r} is a boolean: compare it with true or false, "
-                   f"not {value!r}")
+            report(
+                f"signal {spec.name!r} is a boolean: compare it with true or false, not {value!r}"
+            )
         elif op not in ("eq", "ne"):
             report(f"signal {spec.name!r} is a boolean: use op eq or ne, not {op}")
     elif isinstance(value, bool) or not isinstance(value, int | float):
-        report(f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
-               f"not {value!r}")
+        report(
+            f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
+            f"not {value!r}"
+        )
 
 
 def template_problems(text: str, names: set[str]) -> list[str]:
@@ -382,8 +402,9 @@ def template_problems(text: str, names: set[str]) -> list[str]:
         inner = m.group(1)
         nm = _NAME.match(inner)
         if not nm:
-            out.append(f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}} or "
-                       "{param}")
+            out.append(
+                f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}} or {{param}}"
+            )
         elif nm.group(1) not in names:
             out.append(f"unknown placeholder {{{inner}}}: not a signal or parameter")
     if stripped.count("{") != len(_PLACEHOLDER.findall(stripped)):

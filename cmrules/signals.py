@@ -395,9 +395,7 @@ def vendor_referents(ctx: CompanyContext) -> SignalValue:
     involved = set(ctx.engagement.vendor_contact_ids if ctx.engagement else ())
     for a in ctx.activities:
         involved.update(a.contact_ids)
-    refs = [
-        c for c in _with_role(ctx.vendor_contacts, Role.VENDOR_REFERENT) if c.id in involved
-    ]
+    refs = [c for c in _with_role(ctx.vendor_contacts, Role.VENDOR_REFERENT) if c.id in involved]
     return SignalValue(len(refs), tuple(_ref(c) for c in refs))
 
 
@@ -689,7 +687,9 @@ def portfolio_proposals_90d(ctx: VendorContext) -> SignalValue:
 
 
 # --------------------------------------------------------------------------------------------
-def compute(ctx: CompanyContext | VendorContext, names: Sequence[str] | None = None) -> dict[str, SignalValue]:
+def compute(
+    ctx: CompanyContext | VendorContext, names: Sequence[str] | None = None
+) -> dict[str, SignalValue]:
     """All signals for the context's subject (or only ``names``)."""
     subject = "company" if isinstance(ctx, CompanyContext) else "vendor"
     out: dict[str, SignalValue] = {}

@@ -316,7 +316,8 @@ class LocalConnector(Connector):
 
     def flags(self, subject_id: str) -> dict[str, str] | None:
         row = self.db.execute(
-            "SELECT risk_level, rule_ids, evaluated_at, fingerprint FROM flags WHERE subject_id = ?",
+            "SELECT risk_level, rule_ids, evaluated_at, fingerprint FROM flags "
+            "WHERE subject_id = ?",
             (subject_id,),
         ).fetchone()
         if row is None:
