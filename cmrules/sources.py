@@ -152,27 +152,32 @@ class CombinedConnector(Connector):
     def _label(self, org: Organisation, source: str) -> str:
         return f"{source} {org.kind.value} {org.name!r} (id {org.id})"
 
-    def match(self, org: Organisation) -> MatchCandidate | None:
+    def _report(self, line: str) -> None:
+        if line not in self.unmatched:
+            self.unmatched.append(line)
+
+    def match(self, org: Organisation, report: bool = True) -> MatchCandidate | None:
         """The helpdesk organisation matching ``org``; reports why when there is none."""
         hd = self.helpdesk.name
+        note = self._report if report else (lambda line: None)
         key = self.key_of(org)
         what = "domain" if self.match_by == "domain" else "external id"
         if key is None:
-            self.unmatched.append(
+            note(
                 f"{self._label(org, self.primary.name)} has no {what}: it cannot be matched to a "
                 f"{hd} organisation, so its helpdesk data is unknown"
             )
             return None
         hits = self._candidates().get(key, [])
         if not hits:
-            self.unmatched.append(
+            note(
                 f"{self._label(org, self.primary.name)}: no {hd} organisation has {what} "
                 f"{key!r}, so its helpdesk data is unknown"
             )
             return None
         if len(hits) > 1:
             names = ", ".join(f"{c.org.name!r} (id {c.org.id})" for c in hits)
-            self.unmatched.append(
+            note(
                 f"{self._label(org, self.primary.name)}: several {hd} organisations have {what} "
                 f"{key!r} ({names}); none was used — make the {what} unique in {hd}"
             )
@@ -187,9 +192,9 @@ class CombinedConnector(Connector):
         return self.primary.vendors_of(company_ids)
 
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """The primary's data plus the helpdesk's, for every organisation that matches.
+        ``unmatched`` accumulates over the loads of one run (the service may load twice)."""
         data = self.primary.load(vendor_ids, company_ids)
-        self.unmatched = []
-        self._matched = {}
         h2p: dict[str, str] = {}
         targets: dict[str, OrgKind] = {}
         for org in sorted(data.organisations.values(), key=lambda o: (o.kind.value, o.id)):
@@ -198,7 +203,7 @@ class CombinedConnector(Connector):
                 continue
             if cand.org.id in h2p:
                 other = data.organisations[h2p[cand.org.id]]
-                self.unmatched.append(
+                self._report(
                     f"{self._label(org, self.primary.name)} and {other.name!r} (id {other.id}) "
                     f"both match {self.helpdesk.name} organisation {cand.org.name!r} "
                     f"(id {cand.org.id}); only the first is combined"
@@ -206,7 +211,8 @@ class CombinedConnector(Connector):
                 continue
             h2p[cand.org.id] = org.id
             targets[cand.org.id] = org.kind
-        self._report_unmatched_clients(h2p)
+        if company_ids is None:  # a scoped load cannot tell "unmatched" from "not asked for"
+            self._report_unmatched_clients(h2p)
         if not targets:
             return data
         hd = self._hd.load_for(targets)
@@ -224,7 +230,7 @@ class CombinedConnector(Connector):
                 continue
             keys = sorted(self._candidate_keys(cand))
             shown = ", ".join(keys) if keys else f"no {what}"
-            self.unmatched.append(
+            self._report(
                 f"{self.helpdesk.name} organisation {cand.org.name!r} (id {cand.org.id}, {shown}) "
                 f"is a client of a vendor in this run but matches no {self.primary.name} "
                 f"company by {what}: its tickets are not evaluated"
@@ -244,9 +250,9 @@ class CombinedConnector(Connector):
             contact_ids[c.id] = prefix + c.id
             data.add(replace(c, id=prefix + c.id, org_id=org_id))
 
-        vendors_of: dict[str, set[str]] = defaultdict(set)
-        for e in data.engagements:
-            vendors_of[e.company_id].add(e.vendor_id)
+        vendors_of = self._vendors_of_companies(
+            data, [h2p[h] for h in hd.organisations if h in h2p]
+        )
         with_tickets: set[str] = set()
         for a in hd.activities:
             company = h2p.get(a.company_id) if a.company_id else None
@@ -300,6 +306,20 @@ class CombinedConnector(Connector):
         data.add()  # reset the lazy index after direct dict edits
         return data
 
+    def _vendors_of_companies(self, data: Dataset, org_ids: list[str]) -> dict[str, set[str]]:
+        """Every vendor of each company — not only those loaded now — so that a ticket of a
+        client with several vendors is attributed the same way (to none) in every load."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for e in data.engagements:
+            out[e.company_id].add(e.vendor_id)
+        companies = [o for o in org_ids if data.organisations[o].kind == OrgKind.COMPANY]
+        try:
+            for company, vendors in self.primary.vendors_of(companies).items():
+                out[company].update(vendors)
+        except NotImplementedError:
+            pass
+        return out
+
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
         primary = self.primary.changed_since(since, run_started)
         try:
@@ -333,7 +353,7 @@ class CombinedConnector(Connector):
         """The helpdesk organisation a primary record's findings are mirrored to (or None)."""
         if subject.id in self._matched:
             return self._matched[subject.id]
-        cand = self.match(subject)
+        cand = self.match(subject, report=False)
         return cand.org if cand else None
 
     def apply(self, note: RenderedNote) -> bool:

@@ -286,7 +286,7 @@ class ZendeskConnector(Connector, Helpdesk):
         self._index: dict[str, str] = {}
         self._index_size = -1
         #: human-readable lines for the run summary (e.g. a vendor reference that resolves
-        #: to nothing); reset by each load
+        #: to nothing), accumulated over the run
         self.unmatched: list[str] = []
         self._warned: set[str] = set()
 
@@ -396,6 +396,10 @@ class ZendeskConnector(Connector, Helpdesk):
 
     def describe(self) -> str:
         return f"zendesk ({self.base_url.split('://', 1)[-1]})"
+
+    def _report(self, line: str) -> None:
+        if line not in self.unmatched:
+            self.unmatched.append(line)
 
     def _warn(self, message: str) -> None:
         if message not in self._warned:
@@ -585,8 +589,7 @@ class ZendeskConnector(Connector, Helpdesk):
                     f"{ref!r} in {source}, but no organisation tagged "
                     f"{self.opts['vendor_tag']!r} has that id, external id or name"
                 )
-                if line not in self.unmatched:
-                    self.unmatched.append(line)
+                self._report(line)
             elif vid not in vendors and vid != str(raw.get("id")):
                 vendors.append(vid)
         return vendors
@@ -669,7 +672,6 @@ class ZendeskConnector(Connector, Helpdesk):
 
     # -- loading ----------------------------------------------------------------------------
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
-        self.unmatched = []
         vendors: dict[str, dict[str, Any]] = {}
         for vid in (str(v) for v in vendor_ids):
             raw = self._org(vid)
@@ -698,7 +700,7 @@ class ZendeskConnector(Connector, Helpdesk):
             cid = str(raw["id"])
             if not self.vendor_references(raw):
                 if company_ids is not None:
-                    self.unmatched.append(
+                    self._report(
                         f"zendesk organisation {raw.get('name')!r} (id {cid}) names no vendor "
                         f"(field {self.opts['vendor_link_field']!r} or tags "
                         f"{self.opts['vendor_link_tag_prefix']}<vendor>): skipped"

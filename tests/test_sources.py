@@ -209,12 +209,16 @@ def test_combined_load_matches_by_domain_and_rekeys(zd):
 
 def test_combined_load_by_external_id(zd):
     zd.orgs[200]["external_id"] = "ACME-EXT"
-    data = (source := combined("external_id")).load(["v1"], ["c1"])
+    data = (source := combined("external_id")).load(["v1"])
     assert {a.company_id for a in data.activities if a.kind == ActivityKind.TICKET} == {"c1"}
     assert data.organisations["c1"].attributes["has_ticket_data"] is True
     assert source.unmatched == [
+        "memcrm company 'Delta' (id c2) has no external id: it cannot be matched to a zendesk "
+        "organisation, so its helpdesk data is unknown",
+        "memcrm company 'Nodomain' (id c3) has no external id: it cannot be matched to a zendesk "
+        "organisation, so its helpdesk data is unknown",
         "zendesk organisation 'Beta' (id 201, no external id) is a client of a vendor in this run "
-        "but matches no memcrm company by external id: its tickets are not evaluated"
+        "but matches no memcrm company by external id: its tickets are not evaluated",
     ]
 
 
@@ -303,3 +307,26 @@ def test_writeback_fingerprint_is_kept_only_when_both_sides_agree(zd):
     assert [oid for oid, _ in zd.puts] == [200]  # the helpdesk caught up
     data = combined(primary=primary).load(["v1"], ["c1"])
     assert data.organisations["c1"].writeback == {"fingerprint": "fp-1"}
+
+
+def test_client_with_several_vendors_gets_tickets_without_vendor(zd):
+    primary = crm()
+    primary.vendors_of = lambda ids: {c: ["v1", "v9"] for c in ids}  # c1 also works with v9
+    data = combined(primary=primary).load(["v1"], ["c1"])
+    tickets = [a for a in data.activities if a.kind == ActivityKind.TICKET]
+    assert len(tickets) == 3 and {t.vendor_id for t in tickets} == {None}
+    assert len(data.activities_between("c1", "v1")) == 4  # None counts for every vendor
+
+
+def test_unmatched_accumulates_over_loads_of_one_run_without_duplicates(zd):
+    source = combined()
+    source.load(["v1"], ["c2"])  # scoped: Acme and Beta of Zendesk are not "unmatched"
+    assert [line.split(":")[0] for line in source.unmatched] == ["memcrm company 'Delta' (id c2)"]
+    source.load(["v1"])
+    source.load(["v1"], ["c2", "c3"])
+    assert [line.split(":")[0] for line in source.unmatched] == [
+        "memcrm company 'Delta' (id c2)",
+        "memcrm company 'Nodomain' (id c3) has no domain",
+        "zendesk organisation 'Beta' (id 201, beta.io) is a client of a vendor in this run but "
+        "matches no memcrm company by domain",
+    ]
