@@ -196,6 +196,7 @@ class FakeHubSpot:
         self._version = 0
         self._mock: responses.RequestsMock | None = None
         self.labels: dict[str, int] = {}  # USER_DEFINED label -> typeId
+        self.clock: Any = None  # a FakeClock: the call log then records virtual times
 
     # -- install ---------------------------------------------------------------------------
     def __enter__(self) -> FakeHubSpot:
@@ -357,6 +358,7 @@ class FakeHubSpot:
                 "path": path,
                 "write": write,
                 "inputs": len(body.get("inputs", [])) if isinstance(body, dict) else 0,
+                "t": self.clock() if self.clock is not None else None,
             }
         )
         injection = self._take_injection(method, path)
