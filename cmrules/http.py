@@ -251,8 +251,7 @@ class HttpClient:
             suffix = f" (request id {request_id})" if request_id else ""
             if status in (401, 403):
                 raise AuthError(
-                    f"{where}: HTTP {status}: {message}{suffix}; "
-                    f"{self.auth_hint(status, message)}"
+                    f"{where}: HTTP {status}: {message}{suffix}; {self.auth_hint(status, message)}"
                 )
             raise HttpError(f"{where}: HTTP {status}: {message}{suffix}", status, request_id)
 

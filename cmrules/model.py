@@ -157,10 +157,16 @@ class Dataset:
         self._index = None
 
     def extend(self, other: Dataset) -> None:
+        """Merge another load into this one; records already present (same id) are kept once."""
         self.organisations.update(other.organisations)
-        self.contacts.extend(other.contacts)
-        self.activities.extend(other.activities)
-        self.engagements.extend(other.engagements)
+        seen_c = {c.id for c in self.contacts}
+        self.contacts.extend(c for c in other.contacts if c.id not in seen_c)
+        seen_a = {a.id for a in self.activities}
+        self.activities.extend(a for a in other.activities if a.id not in seen_a)
+        seen_e = {(e.company_id, e.vendor_id) for e in self.engagements}
+        self.engagements.extend(
+            e for e in other.engagements if (e.company_id, e.vendor_id) not in seen_e
+        )
         self._index = None
 
     # -- lookups (built lazily, O(1) afterwards) -------------------------------------------
@@ -200,9 +206,7 @@ class Dataset:
     def activities_between(self, company_id: str, vendor_id: str) -> list[Activity]:
         """Activities of a company with this vendor (or with no vendor recorded)."""
         return [
-            a
-            for a in self._idx()["acts"].get(company_id, [])
-            if a.vendor_id in (vendor_id, None)
+            a for a in self._idx()["acts"].get(company_id, []) if a.vendor_id in (vendor_id, None)
         ]
 
     def activities_of_vendor(self, vendor_id: str) -> list[Activity]:

@@ -78,7 +78,9 @@ def parse_datetime(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"not a date: {value!r} (expected ISO-8601 or epoch milliseconds)") from None
+        raise ValueError(
+            f"not a date: {value!r} (expected ISO-8601 or epoch milliseconds)"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -1,0 +1,251 @@
+"""Configuration: one YAML file (``yaml.safe_load`` semantics), ``${ENV_VAR}`` for secrets.
+
+Lookup order: ``--config PATH``, then ``$CMRULES_CONFIG``, then ``./cmrules.yaml``; with none,
+the defaults below (the embedded local connector on the demo data).  Unknown keys are errors
+naming the key, the file and the line.  See ``config.example.yaml`` for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .signals import SignalSettings
+from .yamlutil import error_line, line_of, load_with_lines
+
+TOP_KEYS = {
+    "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
+    "state",
+}  # fmt: skip
+RULES_KEYS = {"builtin", "dirs", "disable", "params"}
+SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours"}
+HTTP_KEYS = {"timeout", "max_retries", "backoff_base", "backoff_max", "max_retry_after"}
+STATE_KEYS = {"path"}
+LANGUAGES = ("fr", "en")
+SEVERITIES = ("high", "medium", "low")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    source: str = "local"
+    helpdesk: str | None = None
+    match_by: str = "domain"
+    language: str = "fr"
+    fail_on: str | None = None
+    builtin_rules: bool = True
+    rule_dirs: list[Path] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    signals: SignalSettings = field(default_factory=SignalSettings)
+    http: dict[str, Any] = field(default_factory=dict)
+    state_path: Path | None = None
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.path) if self.path else "defaults"
+
+    def where(self, *path: Any) -> str:
+        """``file:line`` of a key, for messages."""
+        if self.path is None:
+            return "defaults"
+        return f"{self.path}:{line_of(self.lines, path)}"
+
+    def section(self, connector: str) -> dict[str, Any]:
+        return dict(self.sections.get(connector) or {})
+
+    def rule_paths(self) -> list[Path]:
+        from .rulebook import builtin_rules_dir
+
+        paths = [builtin_rules_dir()] if self.builtin_rules else []
+        return paths + self.rule_dirs
+
+    def default_state_path(self) -> Path:
+        if self.state_path is not None:
+            return self.state_path
+        home = os.environ.get("CMRULES_HOME")
+        base = Path(home) if home else Path.home() / ".local" / "state" / "cmrules"
+        return base / f"sync-{self.source}.json"
+
+
+def find_config(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("CMRULES_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("cmrules.yaml")
+    return local if local.exists() else None
+
+
+def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
+    """Load and validate a config file (``None``: defaults)."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass an existing --config file or "
+            "copy config.example.yaml"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+    try:
+        data, lines = load_with_lines(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}:{error_line(exc)}: invalid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    cfg = Config(path=path, lines=lines)
+    if data is None:
+        return cfg
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1: the config must be a mapping of keys to values")
+    data = _interpolate(data, cfg, ())
+    connectors = known_connectors if known_connectors is not None else _installed()
+
+    for key in data:
+        if key not in TOP_KEYS and key not in connectors:
+            raise ConfigError(
+                f"{cfg.where(key)}: unknown key {key!r}; allowed: "
+                f"{', '.join(sorted(TOP_KEYS | connectors))}"
+            )
+
+    def get(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], *at: Any) -> Any:
+        value = mapping.get(key)
+        if value is not None and not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise ConfigError(
+                f"{cfg.where(*at, key)}: {'.'.join(map(str, (*at, key)))} must be "
+                f"a {names}, got {value!r}"
+            )
+        return value
+
+    cfg.source = get(data, "source", str) or "local"
+    if cfg.source not in connectors:
+        raise ConfigError(
+            f"{cfg.where('source')}: unknown connector {cfg.source!r}; installed: "
+            f"{', '.join(sorted(connectors))}"
+        )
+    cfg.helpdesk = get(data, "helpdesk", str)
+    if cfg.helpdesk is not None and cfg.helpdesk not in connectors:
+        raise ConfigError(
+            f"{cfg.where('helpdesk')}: unknown connector {cfg.helpdesk!r}; "
+            f"installed: {', '.join(sorted(connectors))}"
+        )
+    cfg.match_by = get(data, "match_by", str) or "domain"
+    if cfg.match_by not in ("domain", "external_id"):
+        raise ConfigError(f"{cfg.where('match_by')}: match_by must be domain or external_id")
+    cfg.language = get(data, "language", str) or "fr"
+    if cfg.language not in LANGUAGES:
+        raise ConfigError(
+            f"{cfg.where('language')}: language must be fr or en, got {cfg.language!r}"
+        )
+    cfg.fail_on = get(data, "fail_on", str)
+    if cfg.fail_on is not None and cfg.fail_on not in SEVERITIES:
+        raise ConfigError(f"{cfg.where('fail_on')}: fail_on must be high, medium or low")
+
+    rules = get(data, "rules", dict) or {}
+    _known(cfg, rules, RULES_KEYS, "rules")
+    builtin = get(rules, "builtin", bool, "rules")
+    cfg.builtin_rules = True if builtin is None else builtin
+    dirs = get(rules, "dirs", list, "rules") or []
+    base = path.parent
+    cfg.rule_dirs = [(base / Path(os.path.expanduser(str(d)))).resolve() for d in dirs]
+    cfg.disabled = [str(x) for x in (get(rules, "disable", list, "rules") or [])]
+    params = get(rules, "params", dict, "rules") or {}
+    for rid, values in params.items():
+        if not isinstance(values, dict):
+            raise ConfigError(
+                f"{cfg.where('rules', 'params', rid)}: rules.params.{rid} must map "
+                "parameter names to values"
+            )
+    cfg.params = {str(k): dict(v) for k, v in params.items()}
+
+    sig = get(data, "signals", dict) or {}
+    _known(cfg, sig, SIGNALS_KEYS, "signals")
+    defaults = SignalSettings()
+    industries = get(sig, "regulated_industries", list, "signals")
+    hours = get(sig, "unanswered_after_hours", int, "signals")
+    cfg.signals = SignalSettings(
+        regulated_industries=tuple(map(str, industries))
+        if industries is not None
+        else defaults.regulated_industries,
+        unanswered_after_hours=hours if hours is not None else defaults.unanswered_after_hours,
+    )
+
+    http = get(data, "http", dict) or {}
+    _known(cfg, http, HTTP_KEYS, "http")
+    for key, value in http.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"{cfg.where('http', key)}: http.{key} must be a positive number")
+    cfg.http = dict(http)
+
+    state = get(data, "state", dict) or {}
+    _known(cfg, state, STATE_KEYS, "state")
+    if state.get("path"):
+        cfg.state_path = (base / Path(os.path.expanduser(str(state["path"])))).resolve()
+
+    for name in connectors:
+        if name in data:
+            section = get(data, name, dict)
+            cfg.sections[name] = dict(section or {})
+    return cfg
+
+
+def _known(cfg: Config, mapping: Mapping[str, Any], allowed: set[str], section: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                f"{cfg.where(section, key)}: unknown key {section}.{key}; allowed: "
+                f"{', '.join(sorted(allowed))}"
+            )
+
+
+def check_section(cfg: Config, connector: str, allowed: frozenset[str]) -> None:
+    """Unknown keys in a connector's section are errors (called when the connector is built)."""
+    for key in cfg.sections.get(connector, {}):
+        if key not in allowed:
+            raise ConfigError(
+                f"{cfg.where(connector, key)}: unknown key {connector}.{key}; "
+                f"allowed: {', '.join(sorted(allowed))}"
+            )
+
+
+def _interpolate(value: Any, cfg: Config, at: tuple[Any, ...]) -> Any:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is an error."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, cfg, (*at, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, cfg, (*at, i)) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            env = os.environ.get(name)
+            if env is None:
+                raise ConfigError(
+                    f"{cfg.where(*at)}: {'.'.join(map(str, at))} refers to ${{{name}}}, but the "
+                    f"environment variable {name} is not set; export it before running cmrules"
+                )
+            return env
+
+        return _ENV.sub(sub, value)
+    return value
+
+
+def _installed() -> set[str]:
+    from .connector import available_connectors
+
+    return set(available_connectors())

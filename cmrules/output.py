@@ -1,0 +1,126 @@
+"""Text renderings of a report for the terminal: table, markdown, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .findings import format_records, format_value, sort_findings
+from .notes import LABELS
+from .service import Report
+
+_HEAD = {
+    "fr": ("Fiche", "Type", "Risque", "Drapeaux", "Écriture"),
+    "en": ("Record", "Kind", "Risk", "Flags", "Write"),
+}
+_WRITE = {
+    "fr": {"written": "note écrite", "flags_updated": "drapeaux mis à jour",
+           "unchanged": "inchangé", "would_write": "à écrire (dry-run)", "failed": "ÉCHEC",
+           None: "-"},
+    "en": {"written": "note written", "flags_updated": "flags updated", "unchanged": "unchanged",
+           "would_write": "would write (dry-run)", "failed": "FAILED", None: "-"},
+}  # fmt: skip
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _evidence(f: Any, lang: str) -> str:
+    out = []
+    for e in f.evidence:
+        recs = f" ({format_records(e.records, lang)})" if e.records else ""
+        out.append(f"{e.signal} = {format_value(e.signal, e.value, lang)}{recs}")
+    return "; ".join(out)
+
+
+def to_table(report: Report) -> str:
+    lang = report.language
+    lab = LABELS[lang]
+    rows = [
+        (
+            r.subject.name,
+            r.kind,
+            lab["levels"][r.risk_level],
+            ",".join(r.note.flags.rule_ids) or "-",
+            _WRITE[lang].get(r.write, r.write or "-"),
+        )
+        for r in report.records
+    ]
+    head = _HEAD[lang]
+    widths = [min(40, max([len(head[i])] + [len(str(row[i])) for row in rows])) for i in range(5)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    out = [line(head), line(tuple("-" * w for w in widths))]
+    out += [line(row) for row in rows]
+    for r in report.records:
+        if not r.findings:
+            continue
+        out.append("")
+        out.append(f"{r.subject.name} ({r.kind} {r.subject.id}) — {lab['levels'][r.risk_level]}")
+        for f in sort_findings(r.findings):
+            out.append(f"  [{lab['sev'][f.severity]}] {f.rule_id} {f.message[lang]}")
+            if f.status == "fired":
+                out.append(f"      {lab['evidence']}: {_evidence(f, lang)}")
+            out.append(f"      {lab['advice']}: {f.advice[lang]}")
+    s = report.summary()
+    out.append("")
+    out.append(_summary_line(s, lang))
+    out.extend(f"! {w}" for w in report.warnings)
+    return "\n".join(out)
+
+
+def _summary_line(s: dict[str, Any], lang: str) -> str:
+    if lang == "fr":
+        return (
+            f"{s['records_evaluated']} fiche(s) évaluée(s) ; notes écrites : "
+            f"{s['notes_written']}, inchangées : {s['unchanged']}, à écrire : "
+            f"{s['would_write']}, échecs : {s['failed']}"
+        )
+    return (
+        f"{s['records_evaluated']} record(s) evaluated; notes written: {s['notes_written']}, "
+        f"unchanged: {s['unchanged']}, would write: {s['would_write']}, "
+        f"failed: {s['failed']}"
+    )
+
+
+def to_markdown(report: Report) -> str:
+    lang = report.language
+    lab = LABELS[lang]
+    out = [f"# cmrules — {report.as_of.date().isoformat()}", ""]
+    for r in report.records:
+        out.append(f"## {_md(r.subject.name)} ({r.kind}) — {lab['levels'][r.risk_level]}")
+        out.append("")
+        if not r.findings:
+            out.append(lab["none"])
+            out.append("")
+            continue
+        for f in sort_findings(r.findings):
+            out.append(f"- **{lab['sev'][f.severity]} {f.rule_id}** {_md(f.message[lang])}")
+            out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
+            if f.status == "fired":
+                out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")
+            out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
+        out.append("")
+    out.append(_summary_line(report.summary(), lang))
+    return "\n".join(out)
+
+
+def _md(text: str) -> str:
+    """Neutralise Markdown/HTML control characters in CRM-sourced text."""
+    for ch in "\\`*_[]<>|#":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def dry_run_notes(report: Report) -> str:
+    """The notes a dry run would write, in plain text."""
+    out = []
+    for r in report.records:
+        if r.write == "would_write":
+            out.append(f"===== {r.subject.name} ({r.kind} {r.subject.id}) =====")
+            out.append(r.note.text)
+            out.append("")
+    return "\n".join(out)

@@ -1,0 +1,427 @@
+"""Load, validate and parameterise YAML rule files.
+
+Every problem is reported as ``file:line: rule-id: message`` — all of them, not the first —
+and raised together as one :class:`~cmrules.errors.RuleFileError`.  This module does not
+import durable_rules: rules are plain data here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError, RuleFileError
+from .signals import REGISTRY, SignalSpec
+from .yamlutil import error_line, line_of, load_with_lines
+
+SEVERITIES = ("high", "medium", "low")
+SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
+LANGUAGES = ("fr", "en")
+OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(\.records)?$")
+
+
+# --------------------------------------------------------------------------------------------
+# condition tree
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cmp:
+    signal: str
+    op: str
+    value: int | float | bool | None = None
+    param: str | None = None
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+
+Condition = Cmp | All | AnyOf | Not
+
+
+def signals_of(cond: Condition) -> list[str]:
+    """Signal names a condition reads, in order of first use."""
+    out: list[str] = []
+
+    def walk(c: Condition) -> None:
+        if isinstance(c, Cmp):
+            if c.signal not in out:
+                out.append(c.signal)
+        elif isinstance(c, Not):
+            walk(c.item)
+        else:
+            for i in c.items:
+                walk(i)
+
+    walk(cond)
+    return out
+
+
+def bind(cond: Condition, params: Mapping[str, Any]) -> Condition:
+    """Replace ``param`` references by their values."""
+    if isinstance(cond, Cmp):
+        if cond.param is not None:
+            return Cmp(cond.signal, cond.op, params[cond.param])
+        return cond
+    if isinstance(cond, Not):
+        return Not(bind(cond.item, params))
+    items = tuple(bind(i, params) for i in cond.items)
+    return All(items) if isinstance(cond, All) else AnyOf(items)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    side: str
+    subject: str
+    criterion: int
+    severity: str
+    question: Mapping[str, str]
+    params: Mapping[str, Any]
+    when: Condition
+    message: Mapping[str, str]
+    advice: Mapping[str, str]
+    source: str  # file:line
+    tags: tuple[str, ...] = ()
+
+    @property
+    def signals(self) -> list[str]:
+        return signals_of(self.when)
+
+    def condition(self) -> Condition:
+        return bind(self.when, self.params)
+
+
+@dataclass
+class Rulebook:
+    rules: list[Rule] = field(default_factory=list)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def for_subject(self, subject: str) -> list[Rule]:
+        return [r for r in self.rules if r.subject == subject]
+
+
+_load_yaml_with_lines = load_with_lines
+_line = line_of
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("cmrules").joinpath("schema/rule-file.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+_VALIDATOR: jsonschema.Draft202012Validator | None = None
+
+
+def _validator() -> jsonschema.Draft202012Validator:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = jsonschema.Draft202012Validator(schema())
+    return _VALIDATOR
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+def builtin_rules_dir() -> Path:
+    return Path(str(resources.files("cmrules.rules")))
+
+
+def rule_files(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml"))))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise RuleFileError([f"{p}: no such file or directory (check rules.dirs / the path)"])
+    return files
+
+
+def load(
+    paths: Iterable[Path | str] | None = None,
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    disabled: Iterable[str] = (),
+    config_name: str = "config",
+) -> Rulebook:
+    """Load and validate rule files (default: the built-in rules).
+
+    ``params`` overrides rule parameters (``{rule_id: {param: value}}``); ``disabled`` drops
+    rules by id.  Raises :class:`RuleFileError` listing every problem.
+    """
+    files = rule_files(paths if paths is not None else [builtin_rules_dir()])
+    problems: list[str] = []
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        for rule in _load_file(f, problems):
+            if rule.id in seen:
+                problems.append(f"{rule.source}: {rule.id}: duplicate id (also at {seen[rule.id]})")
+                continue
+            seen[rule.id] = rule.source
+            rules.append(rule)
+    if problems:
+        raise RuleFileError(problems)
+
+    by_id = {r.id: r for r in rules}
+    for rid in disabled:
+        if rid not in by_id:
+            raise ConfigError(
+                f"{config_name}: rules.disable names unknown rule {rid!r}; "
+                f"known ids: {', '.join(sorted(by_id))}"
+            )
+    out = []
+    overrides = params or {}
+    for rid in overrides:
+        if rid not in by_id:
+            raise ConfigError(
+                f"{config_name}: rules.params names unknown rule {rid!r}; "
+                f"known ids: {', '.join(sorted(by_id))}"
+            )
+    for rule in rules:
+        if rule.id in disabled:
+            continue
+        if rule.id in overrides:
+            rule = _override(rule, overrides[rule.id], config_name)
+        out.append(rule)
+    return Rulebook(sorted(out, key=lambda r: r.id))
+
+
+def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
+    if not isinstance(values, Mapping):
+        raise ConfigError(
+            f"{config_name}: rules.params.{rule.id} must be a mapping of parameter names to values"
+        )
+    merged = dict(rule.params)
+    for key, value in values.items():
+        if key not in rule.params:
+            known = ", ".join(sorted(rule.params)) or "none"
+            raise ConfigError(
+                f"{config_name}: rules.params.{rule.id}.{key}: unknown parameter "
+                f"(parameters of {rule.id}: {known})"
+            )
+        default = rule.params[key]
+        if isinstance(default, bool) != isinstance(value, bool) or not isinstance(
+            value, int | float
+        ):
+            raise ConfigError(
+                f"{config_name}: rules.params.{rule.id}.{key}: expected a "
+                f"{type(default).__name__} like the default {default!r}, "
+                f"got {value!r}"
+            )
+        merged[key] = value
+    return replace(rule, params=merged)
+
+
+def _load_file(path: Path, problems: list[str]) -> list[Rule]:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"{path}:1: -: cannot read file ({exc.__class__.__name__})")
+        return []
+    try:
+        data, lines = _load_yaml_with_lines(text)
+    except yaml.YAMLError as exc:
+        line = error_line(exc)
+        problems.append(f"{path}:{line}: -: invalid YAML: {getattr(exc, 'problem', exc)}")
+        return []
+
+    def rule_id_at(path_: Sequence[Any]) -> str:
+        if len(path_) >= 2 and path_[0] == "rules" and isinstance(data, dict):
+            try:
+                rid = data["rules"][path_[1]].get("id")
+                return str(rid) if rid else "-"
+            except (IndexError, AttributeError, TypeError, KeyError):
+                return "-"
+        return "-"
+
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        for err in errors:
+            epath = list(err.absolute_path)
+            line = _line(lines, epath)
+            problems.append(f"{path}:{line}: {rule_id_at(epath)}: {_schema_message(err)}")
+        return []
+
+    rules = []
+    for i, raw in enumerate(data["rules"]):
+        before = len(problems)
+        rule = _build_rule(raw, path, lines, ("rules", i), problems)
+        if rule is not None and len(problems) == before:
+            rules.append(rule)
+    return rules
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return f"{err.message} — remove it or check its spelling"
+    if err.validator == "oneOf" and isinstance(err.instance, dict):
+        keys = set(err.instance)
+        if {"signal", "op"} <= keys:
+            if err.instance.get("op") not in OPS:
+                return f"unknown operator {err.instance.get('op')!r}; use one of {', '.join(OPS)}"
+            if "value" in keys and "param" in keys:
+                return "a comparison takes either 'value' or 'param', not both"
+            return (
+                "bad comparison: it needs 'signal', 'op' and one of 'value' (a number or "
+                "boolean) or 'param' (a parameter name)"
+            )
+        return (
+            "a condition is one of {all: [...]}, {any: [...]}, {not: ...} or "
+            "{signal, op, value|param}"
+        )
+    if err.validator == "required":
+        return err.message.replace("is a required property", "is required")
+    if err.validator == "enum":
+        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return err.message
+
+
+def _build_rule(
+    raw: dict[str, Any],
+    path: Path,
+    lines: Mapping[tuple[Any, ...], int],
+    at: tuple[Any, ...],
+    problems: list[str],
+) -> Rule | None:
+    rid = raw["id"]
+    subject = raw.get("subject", "company")
+    params = dict(raw.get("params") or {})
+
+    def report(sub: Sequence[Any], msg: str) -> None:
+        problems.append(f"{path}:{_line(lines, (*at, *sub))}: {rid}: {msg}")
+
+    def build(c: dict[str, Any], sub: tuple[Any, ...]) -> Condition:
+        if "all" in c:
+            return All(tuple(build(x, (*sub, "all", i)) for i, x in enumerate(c["all"])))
+        if "any" in c:
+            return AnyOf(tuple(build(x, (*sub, "any", i)) for i, x in enumerate(c["any"])))
+        if "not" in c:
+            return Not(build(c["not"], (*sub, "not")))
+        name, op = c["signal"], c["op"]
+        spec: SignalSpec | None = REGISTRY.get(name)
+        if spec is None:
+            close = [s for s in REGISTRY if s.split("_")[0] in name or name.split("_")[0] in s]
+            hint = f"; did you mean {', '.join(sorted(close)[:3])}?" if close else ""
+            report((*sub, "signal"), f"unknown signal {name!r}{hint} (see 'cmrules signals')")
+            return Cmp(name, op, c.get("value"), c.get("param"))
+        if spec.subject != subject:
+            report(
+                (*sub, "signal"),
+                f"signal {name!r} is about the {spec.subject}, but this "
+                f"rule's subject is {subject!r}",
+            )
+        if "param" in c:
+            pname = c["param"]
+            if pname not in params:
+                report((*sub, "param"), f"unknown parameter {pname!r}; declare it under params")
+                return Cmp(name, op, None, pname)
+            value = params[pname]
+        else:
+            value = c["value"]
+        _check_type(spec, op, value, lambda m: report(sub, m))
+        return Cmp(name, op, c.get("value"), c.get("param"))
+
+    when = build(raw["when"], ("when",))
+    placeholders = set(REGISTRY) | set(params)
+    for field_ in ("message", "advice"):
+        for lang in LANGUAGES:
+            for bad in template_problems(raw[field_][lang], placeholders):
+                report((field_, lang), f"{field_}.{lang}: {bad}")
+    for pname, value in params.items():
+        if isinstance(value, float) and value != value:  # NaN
+            report(("params", pname), f"parameter {pname} is not a number")
+    return Rule(
+        id=rid,
+        name=raw["name"],
+        side=raw["side"],
+        subject=subject,
+        criterion=raw["criterion"],
+        severity=raw["severity"],
+        question=raw["question"],
+        params=params,
+        when=when,
+        message=raw["message"],
+        advice=raw["advice"],
+        source=f"{path}:{_line(lines, at)}",
+        tags=tuple(raw.get("tags") or ()),
+    )
+
+
+def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            report(
+                f"signal {spec.name!r} is a boolean: compare it with true or false, not {value!r}"
+            )
+        elif op not in ("eq", "ne"):
+            report(f"signal {spec.name!r} is a boolean: use op eq or ne, not {op}")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        report(
+            f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
+            f"not {value!r}"
+        )
+
+
+def template_problems(text: str, names: set[str]) -> list[str]:
+    """Placeholders in a message must be ``{signal}``, ``{signal.records}`` or ``{param}``."""
+    out = []
+    stripped = text.replace("{{", "").replace("}}", "")
+    for m in _PLACEHOLDER.finditer(stripped):
+        inner = m.group(1)
+        nm = _NAME.match(inner)
+        if not nm:
+            out.append(
+                f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}} or {{param}}"
+            )
+        elif nm.group(1) not in names:
+            out.append(f"unknown placeholder {{{inner}}}: not a signal or parameter")
+    if stripped.count("{") != len(_PLACEHOLDER.findall(stripped)):
+        out.append("unbalanced '{' — write '{{' for a literal brace")
+    return out
+
+
+def render_template(text: str, values: Mapping[str, str]) -> str:
+    """Fill placeholders from ``values`` (already formatted strings).  Never evaluates
+    anything: CRM text inside values is inserted as-is, not re-parsed."""
+
+    def sub(m: re.Match[str]) -> str:
+        return values.get(m.group(1), m.group(0))
+
+    parts = text.split("{{")
+    out = []
+    for part in parts:
+        subparts = part.split("}}")
+        out.append("}".join(_PLACEHOLDER.sub(sub, s) for s in subparts))
+    return "{".join(out)

@@ -1,0 +1,448 @@
+"""The library behind the CLI: open a session, evaluate, write back, sync.
+
+CLI commands stay thin and call these functions; everything here raises
+:class:`~cmrules.errors.CmrulesError` subclasses, never prints.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import config as config_mod
+from . import findings as findings_mod
+from . import notes as notes_mod
+from . import rulebook as rulebook_mod
+from . import state as state_mod
+from .connector import Connector, ConnectorContext, RenderedNote, connector_class
+from .errors import AuthError, CmrulesError, ConnectorError, RateLimitExhausted, UsageError
+from .findings import Finding, Subject
+from .model import Dataset, Organisation, OrgKind
+from .signals import CompanyContext, SignalValue, VendorContext, compute
+
+log = logging.getLogger("cmrules")
+
+WRITTEN = "written"  # a note was created (and flags updated)
+FLAGS_ONLY = "flags_updated"  # the note was already there (crash recovery): flags updated
+UNCHANGED = "unchanged"
+WOULD_WRITE = "would_write"
+FAILED = "failed"
+
+
+@dataclass
+class Session:
+    config: config_mod.Config
+    rulebook: rulebook_mod.Rulebook
+    connector: Connector
+    context: ConnectorContext
+    _engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from .engine import Engine  # the only durable_rules import, loaded on demand
+
+            self._engine = Engine(self.rulebook)
+        return self._engine
+
+    def close(self) -> None:
+        self.connector.close()
+
+
+def build_connector(cfg: config_mod.Config, context: ConnectorContext) -> Connector:
+    """The configured source (with its helpdesk companion, when configured)."""
+
+    def make(name: str) -> Connector:
+        cls = connector_class(name)
+        config_mod.check_section(cfg, name, cls.settings_keys)
+        return cls(cfg.section(name), context)
+
+    primary = make(cfg.source)
+    if cfg.helpdesk:
+        from .sources import build_source
+
+        return build_source(primary, make(cfg.helpdesk), cfg.match_by)
+    return primary
+
+
+def open_session(
+    config_path: str | None = None,
+    *,
+    rules_paths: Iterable[str] | None = None,
+    connector: Connector | None = None,
+) -> Session:
+    cfg = config_mod.load(config_mod.find_config(config_path))
+    paths = list(rules_paths) if rules_paths else cfg.rule_paths()
+    rb = rulebook_mod.load(paths, params=cfg.params, disabled=cfg.disabled, config_name=cfg.name)
+    context = ConnectorContext(config_path=str(cfg.path) if cfg.path else None, http=cfg.http)
+    conn = connector or build_connector(cfg, context)
+    if connector is not None:
+        context = connector.context
+    return Session(cfg, rb, conn, context)
+
+
+# ------------------------------------------------------------------------------------------
+# resolving references
+# ------------------------------------------------------------------------------------------
+def resolve(connector: Connector, ref: str, kind: OrgKind) -> Organisation:
+    """An organisation by id or name; unknown -> close matches; ambiguous -> candidates."""
+    ref = ref.strip()
+    if not ref:
+        raise UsageError(f"empty {kind.value} reference: give a name or an id")
+    candidates = [o for o in connector.find_organisations(ref, kind) if o.kind == kind]
+    by_id = [o for o in candidates if o.id == ref]
+    if by_id:
+        return by_id[0]
+    folded = ref.casefold()
+    exact = [o for o in candidates if o.name.casefold() == folded]
+    if len(exact) == 1:
+        return exact[0]
+    partial = exact or [o for o in candidates if folded in o.name.casefold()]
+    if len(partial) == 1:
+        return partial[0]
+    if len(partial) > 1:
+        listing = "; ".join(f"{o.name} (id {o.id})" for o in partial[:10])
+        raise UsageError(
+            f"{kind.value} {ref!r} is ambiguous: {listing}. Use the id, or a "
+            "longer part of the name"
+        )
+    names = {o.name: o for o in candidates}
+    close = difflib.get_close_matches(ref, list(names), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UsageError(
+        f"no {kind.value} matches {ref!r} in {connector.describe()}.{hint} "
+        f"'cmrules vendors' lists them."
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# evaluation
+# ------------------------------------------------------------------------------------------
+@dataclass
+class RecordResult:
+    subject: Organisation
+    kind: str  # company | vendor
+    vendors: list[Organisation]
+    findings: list[Finding]
+    signals: dict[str, dict[str, SignalValue]]  # vendor id -> signal values
+    note: RenderedNote
+    write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
+    error: str | None = None
+
+    @property
+    def risk_level(self) -> str:
+        return self.note.flags.risk_level
+
+    def to_dict(self, language: str) -> dict[str, Any]:
+        return {
+            "id": self.subject.id,
+            "name": self.subject.name,
+            "kind": self.kind,
+            "vendors": [{"id": v.id, "name": v.name} for v in self.vendors],
+            "risk_level": self.risk_level,
+            "flags": list(self.note.flags.rule_ids),
+            "fingerprint": self.note.fingerprint,
+            "write": self.write,
+            "error": self.error,
+            "findings": [f.to_dict(language) for f in findings_mod.sort_findings(self.findings)],
+        }
+
+
+@dataclass
+class Report:
+    as_of: datetime
+    language: str
+    records: list[RecordResult] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def worst(self) -> int:
+        ranks = [f.rank for r in self.records for f in r.findings if f.status == "fired"]
+        return max(ranks, default=0)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records if r.write == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
+            "language": self.language,
+            "records": [r.to_dict(self.language) for r in self.records],
+            "summary": self.summary(),
+            "warnings": self.warnings,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        sev: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "info": 0}
+        for r in self.records:
+            for f in r.findings:
+                sev[f.severity] += 1
+        return {
+            "records_evaluated": len(self.records),
+            "notes_written": self.count(WRITTEN),
+            "flags_updated": self.count(FLAGS_ONLY),
+            "unchanged": self.count(UNCHANGED),
+            "would_write": self.count(WOULD_WRITE),
+            "failed": self.count(FAILED),
+            "findings": sev,
+            **self.stats,
+        }
+
+
+def evaluate_dataset(
+    session: Session,
+    ds: Dataset,
+    *,
+    vendor_ids: Iterable[str],
+    company_ids: Iterable[str] | None = None,
+    as_of: datetime,
+    language: str,
+) -> list[RecordResult]:
+    """Signals -> engine -> findings -> rendered note, for vendors and their clients."""
+    engine = session.engine
+    settings = session.config.signals
+    rules = {r.id: r for r in session.rulebook}
+    results: list[RecordResult] = []
+    only = None if company_ids is None else set(company_ids)
+    vendor_ids = [v for v in dict.fromkeys(vendor_ids) if v in ds.organisations]
+
+    def run(subject_kind: str, subject: Subject, values: dict[str, SignalValue]) -> list[Finding]:
+        outcomes = engine.evaluate(subject_kind, {k: v.value for k, v in values.items()})
+        return [findings_mod.build(rules[o.rule_id], o, subject, values) for o in outcomes]
+
+    companies: dict[str, list[str]] = {}
+    for vid in vendor_ids:
+        for e in ds.engagements_of_vendor(vid):
+            if (only is None or e.company_id in only) and e.company_id in ds.organisations:
+                companies.setdefault(e.company_id, [])
+    for cid in companies:
+        companies[cid] = [
+            e.vendor_id for e in ds.engagements_of_company(cid) if e.vendor_id in ds.organisations
+        ]
+
+    if only is None:
+        for vid in vendor_ids:
+            vendor = ds.organisations[vid]
+            values = compute(VendorContext(ds, vendor, as_of, settings))
+            found = run("vendor", Subject(vendor.id, vendor.name, "vendor"), values)
+            note = notes_mod.render(vendor, found, language=language, as_of=as_of)
+            results.append(RecordResult(vendor, "vendor", [vendor], found, {vid: values}, note))
+
+    for cid, vids in companies.items():
+        company = ds.organisations[cid]
+        found, per_vendor, vendors = [], {}, []
+        for vid in vids:
+            vendor = ds.organisations[vid]
+            vendors.append(vendor)
+            values = compute(CompanyContext(ds, company, vendor, as_of, settings))
+            per_vendor[vid] = values
+            found.extend(run("company", Subject(company.id, company.name, "company", vid), values))
+        note = notes_mod.render(
+            company, found, language=language, as_of=as_of,
+            vendor=vendors[0] if len(vendors) == 1 else None,
+        )  # fmt: skip
+        results.append(RecordResult(company, "company", vendors, found, per_vendor, note))
+    return results
+
+
+def write_back(
+    connector: Connector,
+    results: Iterable[RecordResult],
+    *,
+    dry_run: bool,
+    on_progress: Callable[[RecordResult], None] | None = None,
+) -> None:
+    """Change-only, idempotent write-back.  An unchanged record makes no call at all.
+
+    A failure on one record (a 4xx, a write refused) is recorded on that record and the run
+    goes on; auth failures and exhausted quotas stop the run (they would fail every record).
+    """
+    for r in results:
+        if r.subject.writeback.get("fingerprint") == r.note.fingerprint:
+            r.write = UNCHANGED
+        elif dry_run:
+            r.write = WOULD_WRITE
+        else:
+            try:
+                created = connector.apply(r.note)
+                r.write = WRITTEN if created else FLAGS_ONLY
+            except (AuthError, RateLimitExhausted):
+                raise
+            except ConnectorError as exc:
+                r.write = FAILED
+                r.error = str(exc)
+                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, exc)
+        if on_progress is not None:
+            on_progress(r)
+
+
+def parse_as_of(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC).replace(microsecond=0)
+    from .values import parse_datetime
+
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise UsageError(
+            f"--as-of {text!r} is not a date: use ISO-8601, e.g. 2026-11-20 or 2026-11-20T12:00:00Z"
+        )
+    return parsed
+
+
+def evaluate(
+    session: Session,
+    *,
+    vendor: str | None = None,
+    company: str | None = None,
+    as_of: datetime,
+    language: str | None = None,
+    dry_run: bool = False,
+    write: bool = True,
+) -> Report:
+    """``cmrules evaluate``: one vendor and its clients, or one company (with its vendors)."""
+    conn = session.connector
+    language = language or session.config.language
+    started = time.monotonic()
+    if company:
+        subject = resolve(conn, company, OrgKind.COMPANY)
+        vendor_ids = _vendors_of(conn, [subject.id]).get(subject.id, [])
+        if vendor:
+            v = resolve(conn, vendor, OrgKind.VENDOR)
+            if v.id not in vendor_ids:
+                raise UsageError(f"{subject.name} is not a client of {v.name}")
+            vendor_ids = [v.id]
+        if not vendor_ids:
+            raise UsageError(
+                f"{subject.name} (id {subject.id}) has no vendor engagement to "
+                "evaluate; record which agency it works with"
+            )
+        ds = conn.load(vendor_ids, [subject.id])
+        results = evaluate_dataset(
+            session,
+            ds,
+            vendor_ids=vendor_ids,
+            company_ids=[subject.id],
+            as_of=as_of,
+            language=language,
+        )
+    elif vendor:
+        v = resolve(conn, vendor, OrgKind.VENDOR)
+        ds = conn.load([v.id])
+        # a client that also works with other vendors: load those engagements too, so its one
+        # note covers all of them and does not flip-flop between runs
+        clients = [e.company_id for e in ds.engagements_of_vendor(v.id)]
+        others = {x for vs in _vendors_of(conn, clients).values() for x in vs} - {v.id}
+        if others:
+            ds.extend(conn.load(sorted(others), clients))
+        results = evaluate_dataset(session, ds, vendor_ids=[v.id], as_of=as_of, language=language)
+    else:
+        raise UsageError("say what to evaluate: --vendor NAME|ID or --company NAME|ID")
+    report = Report(as_of=as_of, language=language, records=results)
+    warnings = getattr(conn, "unmatched", None)
+    if warnings:
+        report.warnings.extend(warnings)
+    if write:
+        write_back(conn, results, dry_run=dry_run)
+    report.stats.update(session.context.stats)
+    report.stats["duration_s"] = round(time.monotonic() - started, 3)
+    return report
+
+
+def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
+    try:
+        return conn.vendors_of(company_ids)
+    except NotImplementedError:
+        return {}
+
+
+# ------------------------------------------------------------------------------------------
+# sync
+# ------------------------------------------------------------------------------------------
+def sync(
+    session: Session,
+    *,
+    full: bool = False,
+    dry_run: bool = False,
+    as_of: datetime | None = None,
+    state_path: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[RecordResult], None] | None = None,
+) -> Report:
+    """``cmrules sync``: every vendor and client changed since the last successful run.
+
+    The watermark advances only when every record was written (or unchanged); a partial
+    failure leaves it where it was, so the next run retries — unchanged records then cost
+    nothing, and notes already written are recognised by their fingerprint.
+    """
+    conn = session.connector
+    path = state_path or session.config.default_state_path()
+    started = time.monotonic()
+    run_started = datetime.now(UTC).replace(microsecond=0)
+    as_of = as_of or run_started
+    language = session.config.language
+    with state_mod.run_lock(path):
+        state = state_mod.read_state(path)
+        since = None if full else state_mod.watermark(state)
+        changes = conn.changed_since(since, run_started)
+        vendors = {
+            o.id for o in conn.find_organisations("", OrgKind.VENDOR) if o.kind == OrgKind.VENDOR
+        }
+        changed_vendors = changes.organisation_ids & vendors
+        changed_companies = sorted(changes.organisation_ids - vendors)
+        affected = set(changed_vendors)
+        for vids in _vendors_of(conn, changed_companies).values():
+            affected.update(vids)
+        report = Report(as_of=as_of, language=language)
+        if affected:
+            ds = conn.load(sorted(affected))
+            report.records = evaluate_dataset(
+                session, ds, vendor_ids=sorted(affected), as_of=as_of, language=language
+            )
+        if on_start is not None:
+            on_start(len(report.records))
+        warnings = getattr(conn, "unmatched", None)
+        if warnings:
+            report.warnings.extend(warnings)
+        try:
+            write_back(conn, report.records, dry_run=dry_run, on_progress=on_progress)
+        except RateLimitExhausted as exc:
+            report.warnings.append(str(exc))
+            raise
+        failed = report.count(FAILED)
+        if not dry_run and failed == 0:
+            state_mod.save_watermark(
+                path,
+                state,
+                changes.watermark,
+                source=conn.describe(),
+                last_run=run_started.isoformat(),
+            )
+        report.stats.update(session.context.stats)
+        report.stats.update({
+            "records_read": len(changes.organisation_ids),
+            "since": since.isoformat() if since else None,
+            "watermark_advanced": not dry_run and failed == 0,
+            "state_path": str(path),
+            "duration_s": round(time.monotonic() - started, 3),
+        })  # fmt: skip
+    return report
+
+
+def list_notes(session: Session, ref: str, kind: OrgKind) -> tuple[Organisation, list[Any]]:
+    subject = resolve(session.connector, ref, kind)
+    return subject, session.connector.notes(subject)
+
+
+__all__ = [
+    "CmrulesError", "Report", "RecordResult", "Session", "evaluate", "open_session", "resolve",
+    "sync", "write_back", "parse_as_of",
+]  # fmt: skip

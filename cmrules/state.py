@@ -1,0 +1,97 @@
+"""Sync state (watermark) and the single-run lock.
+
+The state file is written atomically (temp file + rename), so a run killed at any line leaves
+either the old or the new state — never a torn file.  The lock is an ``flock`` on a sibling
+``.lock`` file: the kernel releases it when the process dies, so a crash never leaves a stale
+lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, LockedError
+from .values import iso, parse_datetime
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: the sync state file is unreadable ({exc.__class__.__name__}); delete it "
+            "and run 'cmrules sync --full'"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the sync state file is not a JSON object; delete it and "
+            "run 'cmrules sync --full'"
+        )
+    return data
+
+
+def watermark(state: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_datetime(state.get("watermark"))
+    except ValueError:
+        return None
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, indent=2, sort_keys=True, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_watermark(path: Path, state: dict[str, Any], mark: datetime, **extra: Any) -> None:
+    new = dict(state, watermark=iso(mark), **extra)
+    write_state(path, new)
+
+
+@contextmanager
+def run_lock(state_path: Path) -> Iterator[Path]:
+    """Hold an exclusive lock for the run, or raise :class:`LockedError` at once."""
+    lock_path = state_path.with_name(state_path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise ConfigError(
+            f"{lock_path}: cannot create the lock file ({exc.strerror}); set "
+            "state.path to a writable location"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise LockedError(
+                f"another cmrules sync is running on this state ({holder}, lock {lock_path}); "
+                "wait for it to finish — never run two at once"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        yield lock_path
+    finally:
+        fh.close()
