@@ -490,7 +490,7 @@ class HubSpotConnector(Connector):
         self.rule_ids: list[str] = self._str_list("rule_ids", [])
         #: non-fatal problems met while reading (missing ids in 207 answers, bad values, ...)
         self.warnings: list[str] = []
-        self._vendor_cache: set[str] | None = None
+        self._vendor_cache: dict[str, dict[str, Any]] | None = None
 
         session = session or requests.Session()
         session.headers["Authorization"] = f"Bearer {token.strip()}"
@@ -879,8 +879,9 @@ class HubSpotConnector(Connector):
         return frozenset(roles)
 
     # -- reading API ---------------------------------------------------------------------------
-    def _vendor_ids(self) -> set[str]:
-        """Every vendor company id (one search; vendors are few).  Cached per instance."""
+    def _vendor_records(self) -> dict[str, dict[str, Any]]:
+        """Every vendor company (id -> properties) from one paged search: vendors are few.
+        Cached per connector instance (one run)."""
         if self._vendor_cache is None:
             operator: dict[str, Any]
             if len(self.vendor_values) == 1:
@@ -888,15 +889,23 @@ class HubSpotConnector(Connector):
             else:
                 operator = {"operator": "IN", "values": self.vendor_values}
             found = self._search(
-                "companies", [{"propertyName": self.vendor_property, **operator}], ["name"]
+                "companies",
+                [{"propertyName": self.vendor_property, **operator}],
+                self._company_properties(),
             )
-            self._vendor_cache = {_str_id(item["id"]) for item in found}
+            self._vendor_cache = {
+                _str_id(item["id"]): dict(item.get("properties") or {}) for item in found
+            }
         return self._vendor_cache
 
+    def _vendor_ids(self) -> set[str]:
+        return set(self._vendor_records())
+
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
+        """An exact id first; then, for vendors, every vendor (the core picks the match; an
+        empty ``text`` lists them all); for companies, HubSpot's ``query`` search on name,
+        domain, website and phone (first 200 hits, vendors left out)."""
         text = text.strip()
-        if not text:
-            return []
         props = self._company_properties()
         if text.isdigit():
             found = self._batch_read_quiet("companies", [text], props)
@@ -905,9 +914,13 @@ class HubSpotConnector(Connector):
                 if org_kind == kind or kind == OrgKind.VENDOR:
                     return [self._organisation(text, found[text], kind)]
         if kind == OrgKind.VENDOR:
-            ids = sorted(self._vendor_ids(), key=_id_key)
-            records = self._batch_read("companies", ids, props)
-            return [self._organisation(i, records[i], OrgKind.VENDOR) for i in ids if i in records]
+            records = self._vendor_records()
+            return [
+                self._organisation(i, records[i], OrgKind.VENDOR)
+                for i in sorted(records, key=_id_key)
+            ]
+        if not text:
+            return []
         hits = self._search("companies", [], props, max_results=SEARCH_PAGE_LIMIT, query=text)
         orgs = []
         for item in hits:
