@@ -490,7 +490,11 @@ class HubSpotConnector(Connector):
         self.rule_ids: list[str] = self._str_list("rule_ids", [])
         #: non-fatal problems met while reading (missing ids in 207 answers, bad values, ...)
         self.warnings: list[str] = []
+        # per-run caches (a connector instance serves one run, under the core's run lock)
         self._vendor_cache: dict[str, dict[str, Any]] | None = None
+        self._clients_cache: dict[str, set[str]] = {}
+        self._loaded_orgs: set[str] = set()  # organisations returned by load()
+        self._note_ids: dict[str, list[str]] = {}  # company -> note ids, fetched lazily
 
         session = session or requests.Session()
         session.headers["Authorization"] = f"Bearer {token.strip()}"
@@ -941,6 +945,12 @@ class HubSpotConnector(Connector):
     def _clients_of(self, vendor_ids: Iterable[str]) -> dict[str, set[str]]:
         """vendor id -> candidate client company ids (vendors not yet excluded)."""
         vendors = sorted(set(vendor_ids), key=_id_key)
+        missing = [v for v in vendors if v not in self._clients_cache]
+        if missing:
+            self._clients_cache.update(self._read_clients(missing))
+        return {v: set(self._clients_cache[v]) for v in vendors}
+
+    def _read_clients(self, vendors: list[str]) -> dict[str, set[str]]:
         clients: dict[str, set[str]] = {v: set() for v in vendors}
         for vendor, targets in self._associations("companies", "companies", vendors).items():
             for target in targets:
@@ -1036,6 +1046,7 @@ class HubSpotConnector(Connector):
                     )
                 )
         self._load_activities(data, clients, contact_org)
+        self._loaded_orgs.update(data.organisations)
         return data
 
     def _load_contacts(
@@ -1237,8 +1248,10 @@ class HubSpotConnector(Connector):
         activity.  The new watermark is ``run_started - lookback_minutes`` (search indexing
         lags behind writes by "a few moments"; the overlap is re-read, never skipped)."""
         changed: set[str] = set()
-        targets = [("companies", "hs_lastmodifieddate"), ("contacts", "lastmodifieddate")]
-        targets += [(t, "hs_lastmodifieddate") for t in self.activity_types]
+        targets = [("companies", "hs_lastmodifieddate")]
+        if since is not None:  # with no watermark every company is listed already
+            targets.append(("contacts", "lastmodifieddate"))
+            targets += [(t, "hs_lastmodifieddate") for t in self.activity_types]
         for object_type, modified in targets:
             filters = []
             if since is not None:
@@ -1258,23 +1271,37 @@ class HubSpotConnector(Connector):
         return ChangeSet(organisation_ids=frozenset(changed), watermark=watermark)
 
     # -- writing -------------------------------------------------------------------------------
-    def _company_notes(self, company_id: str) -> dict[str, dict[str, Any]]:
-        """Notes attached to a company (v4 associations + batch read: never search, it lags)."""
-        assoc = self._associations("companies", "notes", [company_id])
-        ids = [t.id for t in assoc.get(company_id, [])]
+    def _company_notes(self, company_id: str, fresh: bool = True) -> dict[str, dict[str, Any]]:
+        """Notes attached to a company (v4 associations + batch read: never search, it lags).
+
+        ``fresh=False`` may use the note associations of every company ``load`` returned,
+        fetched in one batched read the first time a note is looked up in this run.  That is
+        safe because only cmrules writes fingerprinted notes, one run at a time (run lock), and
+        this instance re-reads (``fresh=True``) whenever it may itself have written one.
+        """
+        if not fresh and company_id in self._loaded_orgs:
+            if company_id not in self._note_ids:
+                todo = [o for o in self._loaded_orgs if o not in self._note_ids]
+                found = self._associations("companies", "notes", todo)
+                for org in todo:
+                    self._note_ids[org] = [t.id for t in found.get(org, [])]
+            ids = self._note_ids[company_id]
+        else:
+            assoc = self._associations("companies", "notes", [company_id])
+            ids = [t.id for t in assoc.get(company_id, [])]
         if not ids:
             return {}
         return self._batch_read("notes", ids, ["hs_note_body", "hs_timestamp", "hs_createdate"])
 
-    def _find_note(self, company_id: str, fingerprint: str) -> str | None:
-        for note_id, props in self._company_notes(company_id).items():
+    def _find_note(self, company_id: str, fingerprint: str, fresh: bool = True) -> str | None:
+        for note_id, props in self._company_notes(company_id, fresh).items():
             if fingerprint in FOOTER_RE.findall(props.get("hs_note_body") or ""):
                 return note_id
         return None
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         try:
-            return self._find_note(subject.id, fingerprint) is not None
+            return self._find_note(subject.id, fingerprint, fresh=False) is not None
         except (HttpError, AuthError) as exc:
             raise WriteError(f"reading the notes of company {subject.id}: {exc}") from None
 
@@ -1315,6 +1342,8 @@ class HubSpotConnector(Connector):
                 f"writing the cmrules note on company {subject.id}: HubSpot answered without a "
                 "note id"
             )
+        self._note_ids.pop(subject.id, None)
+        self._loaded_orgs.discard(subject.id)  # from now on, read this company's notes fresh
         self.context.count("notes_written")
         return _str_id(note_id)
 

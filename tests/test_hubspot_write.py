@@ -313,3 +313,26 @@ def test_setup_without_rule_ids_warns():
     with FakeHubSpot() as fake:
         plan = make_connector(fake).setup(dry_run=True)
         assert plan[0].startswith("warning: no rule ids given")
+
+
+def test_note_lookups_are_batched_across_records():
+    """note_exists for many records costs one association read (plus note reads only for
+    companies that have notes), not one call per record."""
+    with FakeHubSpot() as fake:
+        vendor, clients = setup_portal(fake, 30)
+        human = fake.add("notes", {"hs_note_body": "<p>hello</p>", "hs_timestamp": "1"})
+        fake.associate("notes", human, "companies", clients[0])
+        fake.calls.clear()
+        assert len(run(fake, vendor)) == 30
+        assert fake.count("POST", r"/crm/v4/associations/companies/notes/batch/read$") == 1
+        assert fake.count("POST", r"/crm/v3/objects/notes/batch/read$") == 1
+        assert fake.count("POST", r"/crm/v3/objects/notes$") == 30
+
+
+def test_full_scan_searches_companies_only():
+    with FakeHubSpot() as fake:
+        setup_portal(fake, 3)
+        connector = make_connector(fake)
+        fake.calls.clear()
+        connector.changed_since(None, WHEN)
+        assert {c["path"] for c in fake.calls} == {"/crm/v3/objects/companies/search"}
