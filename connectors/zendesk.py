@@ -604,6 +604,9 @@ class ZendeskConnector(Connector, Helpdesk):
     def _organisation(self, raw: Mapping[str, Any], kind: OrgKind, **attrs: Any) -> Organisation:
         domains = [d for d in raw.get("domain_names") or [] if isinstance(d, str) and d]
         block = read_block(raw.get("notes"))
+        # the block and the risk tag are written in one PUT; if a person removed the tags, the
+        # fingerprint is not reported so that the next run restores them
+        flagged = any(str(t).startswith(f"{TAG_PREFIX}risk_") for t in raw.get("tags") or [])
         attributes: dict[str, Any] = {}
         fields = self._fields(raw)
         for attr, key in self.attribute_fields.items():
@@ -626,7 +629,7 @@ class ZendeskConnector(Connector, Helpdesk):
             domain=domains[0] if domains else None,
             external_id=str(raw["external_id"]) if raw.get("external_id") else None,
             attributes=attributes,
-            writeback={"fingerprint": block.fingerprint} if block else {},
+            writeback={"fingerprint": block.fingerprint} if block and flagged else {},
             source=self.name,
             updated_at=_dt(raw.get("updated_at")),
         )

@@ -354,6 +354,17 @@ def test_human_text_and_tags_survive_three_runs(zd):
     assert len(zd.log) == before
 
 
+def test_removed_flag_tags_are_restored_on_the_next_run(zd):
+    run(zd, "fp-1", "text")
+    zd.orgs[200]["tags"] = ["vip"]  # someone cleared the cmrules tags by hand
+    conn = make()
+    org = conn.load(["100"], ["200"]).organisations["200"]
+    assert org.writeback == {}  # so the core's writer calls apply
+    assert conn.apply(note_for(org, "fp-1", "text")) is False  # block unchanged
+    assert set(zd.puts[-1][1]) == {"tags"}
+    assert zd.orgs[200]["tags"] == ["vip", "cmrules_flag_cmr_001", "cmrules_risk_high"]
+
+
 def test_one_put_carries_notes_and_tags_merged_with_latest_human_edit(zd):
     conn = make()
     data = conn.load(["100"], ["200"])
