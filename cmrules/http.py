@@ -165,11 +165,17 @@ class HttpClient:
         buckets: tuple[str, ...] = ("default",),
         expect_json: bool = True,
         ok_status: tuple[int, ...] = (200, 201, 204, 207),
+        reconcile: Callable[[], Any] | None = None,
     ) -> Any:
         """Send a request; return the decoded JSON body (or None for 204 / ``expect_json=False``).
 
         Retries 429 (per :meth:`retry_delay`), 423/5xx, timeouts and connection errors up to
         ``policy.max_retries`` times.  Raises :class:`HttpError` / :class:`AuthError` otherwise.
+
+        ``reconcile`` makes a non-idempotent write (e.g. a create) safe to retry: after an
+        ambiguous failure (timeout, connection error, 423/5xx — the server may have applied the
+        write) it is called before re-sending; a non-``None`` result means the earlier attempt
+        landed and is returned instead of writing again.  Not called after a 429.
         """
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         where = f"{self.service} {method} {_public_path(url)}"
@@ -198,6 +204,8 @@ class HttpClient:
                     ) from None
                 self._wait(self.jitter(self.backoff(attempt)))
                 attempt += 1
+                if reconcile is not None and (landed := reconcile()) is not None:
+                    return landed
                 continue
 
             status = response.status_code
@@ -235,6 +243,8 @@ class HttpClient:
                 log.info("%s: HTTP %s, retrying in %.1fs", where, status, delay)
                 self._wait(delay)
                 attempt += 1
+                if status != 429 and reconcile is not None and (landed := reconcile()) is not None:
+                    return landed
                 continue
 
             message, request_id = self.error_message(response)
