@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,12 +147,17 @@ class _SyncHost(_dr.Host):
 
 
 class Engine:
-    """Compiled rules for one rulebook.  Not thread-safe: use one Engine per thread/process."""
+    """Compiled rules for one rulebook.
+
+    durable_rules' C core has no locks and never releases the GIL, so evaluations are
+    serialised by a lock (threads gain nothing; use processes for parallelism).
+    """
 
     def __init__(self, rulebook: Rulebook, rules_per_ruleset: int = RULES_PER_RULESET):
         self.rulebook = rulebook
         self._hits: list[Outcome] = []
         self._errors: list[str] = []
+        self._lock = threading.Lock()
         self._sid = itertools.count(1)
         self._rules_per_ruleset = max(1, min(rules_per_ruleset, 30))
         self._definitions: dict[str, dict[str, Any]] = {}
@@ -237,8 +243,9 @@ class Engine:
             raise EngineError(f"unknown subject {subject!r}")
         fact = self.fact(subject, values)
         outcomes: list[Outcome] = []
-        for name in self._by_subject[subject]:
-            outcomes.extend(self._assert(name, fact))
+        with self._lock:
+            for name in self._by_subject[subject]:
+                outcomes.extend(self._assert(name, fact))
         return outcomes
 
     def _assert(self, ruleset: str, fact: dict[str, Any]) -> list[Outcome]:
