@@ -466,6 +466,21 @@ def rules_lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
     click.echo(f"{len(rb)} rules OK")
 
 
+@rules.command("docs")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="en", show_default=True)
+@click.pass_context
+def rules_docs(ctx: click.Context, lang: str) -> None:
+    """Print the rule and signal catalogue as Markdown, generated from the rule files.
+
+    \b
+    Example:
+      cmrules rules docs --lang fr > RULES.fr.md
+    """
+    from .docs import catalogue
+
+    click.echo(catalogue(_rulebook(ctx), lang), nl=False)
+
+
 @rules.command("schema")
 def rules_schema() -> None:
     """Print the JSON Schema of rule files (for editor completion).
