@@ -615,6 +615,11 @@ class HubSpotConnector(Connector):
                 result.append((status, pattern))
         return result
 
+    @property
+    def unmatched(self) -> list[str]:
+        """Non-fatal read problems, under the name the core's report collects them by."""
+        return list(self.warnings)
+
     def describe(self) -> str:
         return f"HubSpot portal at {self.base_url.split('://', 1)[-1]}"
 
