@@ -85,9 +85,17 @@ def _register_secrets(session: Any) -> None:
 def _session(ctx: click.Context, **kwargs: Any) -> Any:
     from .service import open_session
 
-    session = open_session(ctx.obj["config"], **kwargs)
+    session = open_session(ctx.find_root().obj["config"], **kwargs)
     _register_secrets(session)
-    ctx.call_on_close(session.close)
+
+    def close() -> None:
+        if getattr(session.connector, "created", False):
+            click.echo(
+                f"(created {session.connector.describe()} from the bundled demo data)", err=True
+            )
+        session.close()
+
+    ctx.call_on_close(close)
     return session
 
 

@@ -270,6 +270,10 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
     if errors:
         for err in errors:
             epath = list(err.absolute_path)
+            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+                extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+                if extra:
+                    epath.append(extra[0])
             line = _line(lines, epath)
             problems.append(f"{path}:{line}: {rule_id_at(epath)}: {_schema_message(err)}")
         return []

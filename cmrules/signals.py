@@ -160,6 +160,10 @@ class CompanyContext:
             return self.engagement.attributes[name]
         return self.company.attributes.get(name)
 
+    def eng_ref(self, field: str) -> Ref:
+        """Evidence pointing at this engagement's ``field``."""
+        return Ref("engagement", f"{self.company.id}:{self.vendor.id}", field)
+
     def since(self, days: int) -> datetime:
         return self.as_of - timedelta(days=days)
 
@@ -176,7 +180,9 @@ class CompanyContext:
     def days_since_start(self) -> int | None:
         if self.engagement is None or self.engagement.started_at is None:
             return None
-        return max(0, (self.as_of - self.engagement.started_at).days)
+        if self.engagement.started_at > self.as_of:  # not started yet at as_of: no history
+            return None
+        return (self.as_of - self.engagement.started_at).days
 
 
 class VendorContext:
@@ -368,13 +374,14 @@ def days_since_offer_revision(ctx: CompanyContext) -> SignalValue:
     started.  Unknown when none of these dates is known."""
     dates: list[tuple[datetime, Ref]] = []
     revised = ctx.attr("offer_last_revised")
-    if isinstance(revised, datetime):
-        dates.append((revised, Ref("engagement", ctx.company.id, "offer_last_revised")))
+    if isinstance(revised, datetime) and revised <= ctx.as_of:
+        dates.append((revised, ctx.eng_ref("offer_last_revised")))
     for a in ctx.of_kind(ActivityKind.OFFER_CHANGE):
         if a.timestamp is not None:
             dates.append((a.timestamp, _aref(a)))
-    if not dates and ctx.engagement is not None and ctx.engagement.started_at is not None:
-        dates.append((ctx.engagement.started_at, Ref("engagement", ctx.company.id, "started_at")))
+    started = ctx.engagement.started_at if ctx.engagement is not None else None
+    if not dates and started is not None and started <= ctx.as_of:
+        dates.append((started, ctx.eng_ref("started_at")))
     if not dates:
         return UNKNOWN
     latest, ref = max(dates, key=lambda d: d[0])
@@ -417,7 +424,7 @@ def days_since_last_meeting(ctx: CompanyContext) -> SignalValue:
     start = ctx.days_since_start()
     if start is None:
         return UNKNOWN
-    return SignalValue(start, (Ref("engagement", ctx.company.id, "started_at"),))
+    return SignalValue(start, (ctx.eng_ref("started_at"),))
 
 
 @signal(
@@ -516,7 +523,7 @@ def proposal_acceptance_rate(ctx: CompanyContext) -> SignalValue:
         for a in ctx.of_kind(ActivityKind.PROPOSAL)
         if (a.status or "").lower() in PROPOSAL_DECIDED
         and (a.decided_at or a.timestamp) is not None
-        and (a.decided_at or a.timestamp) >= start  # type: ignore[operator]
+        and start <= (a.decided_at or a.timestamp) <= ctx.as_of  # type: ignore[operator]
     ]
     if not decided:
         return UNKNOWN
@@ -538,7 +545,7 @@ def escalation_plan(ctx: CompanyContext) -> SignalValue:
     value = ctx.attr("escalation_plan")
     if value is None:
         return UNKNOWN
-    return SignalValue(bool(value), (Ref("engagement", ctx.company.id, "escalation_plan"),))
+    return SignalValue(bool(value), (ctx.eng_ref("escalation_plan"),))
 
 
 @signal(
@@ -552,7 +559,7 @@ def kpis_defined(ctx: CompanyContext) -> SignalValue:
     value = ctx.attr("kpis_defined")
     if value is None:
         return UNKNOWN
-    return SignalValue(bool(value), (Ref("engagement", ctx.company.id, "kpis_defined"),))
+    return SignalValue(bool(value), (ctx.eng_ref("kpis_defined"),))
 
 
 @signal(
@@ -573,7 +580,7 @@ def days_since_kpi_report(ctx: CompanyContext) -> SignalValue:
     start = ctx.days_since_start()
     if start is None:
         return UNKNOWN
-    return SignalValue(start, (Ref("engagement", ctx.company.id, "started_at"),))
+    return SignalValue(start, (ctx.eng_ref("started_at"),))
 
 
 def _tickets(ctx: CompanyContext) -> list[Activity] | None:

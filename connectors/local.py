@@ -549,6 +549,10 @@ def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, no
         raise _RowError("missing required field 'company'")
     minutes = parse_number(row.get("first_reply_minutes"))
     replies = parse_number(row.get("replies"))
+    if minutes is not None and minutes < 0:
+        raise _RowError(f"first_reply_minutes must be >= 0, got {minutes}")
+    if replies is not None and (replies < 0 or replies != int(replies)):
+        raise _RowError(f"replies must be a whole number >= 0, got {replies}")
     db.execute(
         "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, timestamp=excluded.timestamp, "

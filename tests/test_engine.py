@@ -1,0 +1,241 @@
+"""The engine is immune to each durable_rules trap in durable-rules-facts.md (one test each)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from cmrules import rulebook as rb
+from cmrules.engine import CANNOT_ASSESS, FIRED, Engine, normalise_number
+from cmrules.errors import EngineError
+from cmrules.rulebook import Cmp, Rule, Rulebook
+
+# values making every company rule fire (thresholds at their defaults)
+ALL_FIRE = {
+    "directing_contacts": 0,  # CMR002 (CMR001 needs > 1: see ALL_FIRE_2)
+    "owner_social_media_familiar": False,
+    "executive_sponsor": False,
+    "exec_meetings_180d": 0,
+    "regulated_activity": True,
+    "onboarding_done": False,
+    "validation_median_days": 30.5,
+    "days_since_offer_revision": 900,
+    "vendor_referents": 0,
+    "days_since_last_meeting": 120,
+    "meetings_per_month": 0.0,
+    "exchanges_per_month": 0.5,
+    "median_first_reply_minutes": 2000.0,
+    "unanswered_requests": 4,
+    "strategy_reviews_365d": 0,
+    "proposals_90d": 0,
+    "proposal_acceptance_rate": 0.1,
+    "escalation_plan": False,
+    "kpis_defined": False,
+    "days_since_kpi_report": 400,
+}
+
+
+def ids(outcomes, status=FIRED):
+    return {o.rule_id for o in outcomes if o.status == status}
+
+
+def test_an_entity_matching_many_rules_gets_every_finding(engine, rulebook):
+    # trap: `post` consumes an event at the first matching rule; we assert facts instead
+    fired = ids(engine.evaluate("company", ALL_FIRE))
+    company_rules = {r.id for r in rulebook.for_subject("company")}
+    assert fired == company_rules - {"CMR001", "CMR009"}  # exclusive with CMR002 / CMR008
+    fired2 = ids(
+        engine.evaluate("company", dict(ALL_FIRE, directing_contacts=3, vendor_referents=2))
+    )
+    assert {"CMR001", "CMR009"} <= fired2
+    vendor = ids(
+        engine.evaluate(
+            "vendor",
+            {
+                "offer_revisions_365d": 0,
+                "clients_without_referent": 2,
+                "portfolio_proposals_90d": 0,
+            },
+        )
+    )
+    assert vendor == {"CMR019", "CMR020", "CMR021"}
+
+
+def test_twenty_thousand_entities_in_one_process(engine):
+    # trap: ~1,024 live sessions raise MemoryError; each entity's session is deleted
+    total = 0
+    for i in range(20_000):
+        out = engine.evaluate("company", {"directing_contacts": i % 4, "vendor_referents": 1})
+        total += "CMR001" in ids(out)
+    assert total == 10_000  # i % 4 in (2, 3)
+
+
+def test_strings_compare_as_numbers_and_booleans(engine):
+    # trap: '10' > 9 is False in durable_rules (lexicographic); values are coerced first
+    assert "CMR001" in ids(engine.evaluate("company", {"directing_contacts": "10"}))
+    assert "CMR001" not in ids(engine.evaluate("company", {"directing_contacts": "1"}))
+    assert "CMR007" in ids(engine.evaluate("company", {"days_since_offer_revision": "1000"}))
+    assert "CMR003" in ids(engine.evaluate("company", {"owner_social_media_familiar": "false"}))
+    assert "CMR003" not in ids(engine.evaluate("company", {"owner_social_media_familiar": "True"}))
+    # '1' == 10 is True in durable_rules (prefix equality): not here
+    assert "CMR002" not in ids(engine.evaluate("company", {"directing_contacts": "1"}))
+
+
+def test_unparsable_strings_are_unknown_not_text(engine):
+    out = engine.evaluate("company", {"directing_contacts": "abc", "kpis_defined": "maybe"})
+    assert "CMR001" in ids(out, CANNOT_ASSESS)
+    assert "CMR001" not in ids(out)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1e-05, None),
+        (1e-7, None),
+        (-1e-05, None),
+        ("1e-05", None),
+        (7.000001, FIRED),
+        (1e16, FIRED),
+        (1e300, FIRED),
+        (2**70, FIRED),
+        (float("nan"), CANNOT_ASSESS),
+        (float("inf"), CANNOT_ASSESS),
+        ("NaN", CANNOT_ASSESS),
+    ],
+)
+def test_awkward_numbers_never_crash(engine, value, expected):
+    # trap: 1e-05 / 1e+16 give parse error 204, inf error 202, ints saturate
+    out = engine.evaluate("company", {"validation_median_days": value})
+    got = {o.status for o in out if o.rule_id == "CMR006"}
+    assert got == ({expected} if expected else set())
+
+
+def test_normalise_number():
+    assert "." in repr(normalise_number(1e-05)).split("e")[0]
+    assert normalise_number(1e16) == 10**16
+    assert normalise_number(float("nan")) is None
+    assert normalise_number(2**70) == 2**62
+
+
+def test_unknown_signal_is_cannot_assess_and_never_loops(engine):
+    # trap: $nex rules re-match the state fact forever; every rule is ANDed with _k
+    out = engine.evaluate("company", {})
+    assert ids(out) == set()
+    assert ids(out, CANNOT_ASSESS) == {r.id for r in engine.rulebook.for_subject("company")}
+
+
+def test_kleene_logic_for_any_and_all(engine):
+    # CMR004 = any(executive_sponsor == false, exec_meetings_180d < 1)
+    assert "CMR004" in ids(engine.evaluate("company", {"executive_sponsor": False}))
+    assert "CMR004" in ids(engine.evaluate("company", {"executive_sponsor": True}), CANNOT_ASSESS)
+    assert not {
+        o
+        for o in engine.evaluate("company", {"executive_sponsor": True, "exec_meetings_180d": 2})
+        if o.rule_id == "CMR004"
+    }
+    # CMR005 = all(regulated_activity == true, onboarding_done == false)
+    assert not {
+        o
+        for o in engine.evaluate("company", {"regulated_activity": False})
+        if o.rule_id == "CMR005"
+    }
+    assert "CMR005" in ids(engine.evaluate("company", {"regulated_activity": True}), CANNOT_ASSESS)
+
+
+def _rule(i: int, signal: str = "directing_contacts", op: str = "gte", value=0) -> Rule:
+    return Rule(
+        id=f"T{i:03d}",
+        name=f"t.r{i}",
+        side="company",
+        subject="company",
+        criterion=1,
+        severity="low",
+        question={"fr": "q", "en": "q"},
+        params={},
+        when=Cmp(signal, op, value),
+        message={"fr": "m", "en": "m"},
+        advice={"fr": "a", "en": "a"},
+        source="test",
+    )
+
+
+def test_more_than_64_matching_rules_are_split_across_rulesets():
+    # trap: >64 rules matching one fact gave error 303 and no action ran
+    engine = Engine(Rulebook([_rule(i) for i in range(100)]))
+    assert len(ids(engine.evaluate("company", {"directing_contacts": 5}))) == 100
+
+
+def test_exceptions_in_actions_are_not_swallowed():
+    # trap: durable_rules catches every exception in an action and carries on
+    class Broken(Engine):
+        def _action(self, outcome):
+            def action(c):
+                if outcome is not None:
+                    raise RuntimeError("boom")
+
+            return action
+
+    engine = Broken(Rulebook([_rule(1)]))
+    with pytest.raises(EngineError, match="boom"):
+        engine.evaluate("company", {"directing_contacts": 1})
+    # the engine still works afterwards (state deleted in finally)
+    with pytest.raises(EngineError):
+        engine.evaluate("company", {"directing_contacts": 1})
+
+
+def test_no_background_threads():
+    # trap: the default Host starts timer threads that can steal actions
+    before = threading.active_count()
+    engines = [Engine(Rulebook([_rule(1)])) for _ in range(5)]  # same names, separate hosts
+    assert threading.active_count() == before
+    for e in engines:
+        assert ids(e.evaluate("company", {"directing_contacts": 1})) == {"T001"}
+
+
+def test_sessions_with_no_matching_rule_are_deleted_safely():
+    # trap: delete_state on a session that never ran an action can segfault; the sentinel
+    # rule makes every session run one.  Run in a subprocess so a crash fails the test.
+    code = textwrap.dedent("""
+        from cmrules.engine import Engine
+        from cmrules.rulebook import Rulebook, Rule, Cmp
+        r = Rule(id="T001", name="t.r", side="company", subject="company", criterion=1,
+                 severity="low", question={"fr": "q", "en": "q"}, params={},
+                 when=Cmp("directing_contacts", "gt", 100), message={"fr": "m", "en": "m"},
+                 advice={"fr": "a", "en": "a"}, source="t")
+        e = Engine(Rulebook([r]))
+        for i in range(3000):
+            assert e.evaluate("company", {"directing_contacts": 1}) == []
+            assert e.evaluate("vendor", {}) == []      # a subject with no rule at all
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "ok"
+
+
+def test_thresholds_from_config_reach_the_engine():
+    book = rb.load(params={"CMR001": {"max_directing_contacts": 3}})
+    engine = Engine(book)
+    assert "CMR001" not in ids(engine.evaluate("company", {"directing_contacts": 3}))
+    assert "CMR001" in ids(engine.evaluate("company", {"directing_contacts": 4}))
+
+
+def test_only_engine_module_imports_durable_rules():
+    from pathlib import Path
+
+    import cmrules
+
+    root = Path(cmrules.__file__).parent
+    offenders = [
+        p.name
+        for p in list(root.rglob("*.py"))
+        if p.name != "engine.py"
+        and "durable"
+        in p.read_text("utf-8").replace("durable_rules", "").replace("durable-rules", "")
+        and ("import durable" in p.read_text("utf-8") or "from durable" in p.read_text("utf-8"))
+    ]
+    assert offenders == []

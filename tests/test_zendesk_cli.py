@@ -1,0 +1,78 @@
+"""``source: zendesk`` end to end through the CLI: config with ${ENV} secrets, evaluation of a
+vendor from Zendesk data, write-back into the notes block, and a rerun that writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from click.testing import CliRunner
+from zendesk_fake import AUTH, EMAIL, TOKEN, scenario
+
+from cmrules.cli import cli
+
+CONFIG = """
+source: zendesk
+language: en
+zendesk:
+  subdomain: acme
+  email: ${ZENDESK_EMAIL}
+  token: ${ZENDESK_API_TOKEN}
+  requests_per_minute: 400
+"""
+
+
+@pytest.fixture
+def zd(monkeypatch, tmp_path):
+    monkeypatch.setenv("ZENDESK_EMAIL", EMAIL)
+    monkeypatch.setenv("ZENDESK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("CMRULES_HOME", str(tmp_path / "home"))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield scenario(rsps)
+
+
+def evaluate(tmp_path, *extra: str):
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text(CONFIG)
+    args = [
+        "-vv",
+        "--config",
+        str(cfg),
+        "evaluate",
+        "--vendor",
+        "SocialCo",
+        "--format",
+        "json",
+        "--as-of",
+        "2024-04-01",
+        *extra,
+    ]
+    return CliRunner().invoke(cli, args)
+
+
+def test_cli_evaluate_writes_zendesk_notes_then_nothing(zd, tmp_path):
+    first = evaluate(tmp_path)
+    assert first.exit_code in (0, 1), first.output
+    assert TOKEN not in first.output and AUTH.split()[1] not in first.output
+    report = json.loads(first.stdout)
+    assert report["warnings"] == [
+        "zendesk organisation 'Gamma' (id 202) names vendor 'nobody-knows' in organisation field "
+        "'cm_vendor', but no organisation tagged 'cm_vendor' has that id, external id or name"
+    ]
+    written = [org for org, _ in zd.puts]
+    assert sorted(written) == [100, 200, 201]  # the vendor and both clients
+    acme = zd.orgs[200]
+    assert acme["notes"].startswith("Human intro line.\nSecond human line.\n\n--- cmrules:begin ")
+    assert acme["notes"].rstrip().endswith("--- cmrules:end ---")
+    assert acme["tags"][:2] == ["vip", "region_west"]
+    assert any(t.startswith("cmrules_risk_") for t in acme["tags"])
+
+    puts = len(zd.puts)
+    second = evaluate(tmp_path)
+    assert second.exit_code == first.exit_code, second.output
+    assert len(zd.puts) == puts  # unchanged data: no write call at all
+    summary = json.loads(second.stdout)["summary"]
+    assert summary.get("write_calls", 0) == 0
+    assert summary["unchanged"] == summary["records_evaluated"] == 3
+    assert json.loads(first.stdout)["summary"]["notes_written"] == 3
