@@ -897,9 +897,8 @@ class FakeClock:
 
 
 def make_connector(fake: FakeHubSpot, clock: FakeClock | None = None, **settings: Any) -> Any:
-    from cmrules.connectors.hubspot import HubSpotConnector
-
     from cmrules.connector import ConnectorContext
+    from cmrules.connectors.hubspot import HubSpotConnector
 
     clock = clock or FakeClock()
     base = {"token": fake.token, "base_url": fake.base_url}

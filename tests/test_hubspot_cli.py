@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from click.testing import CliRunner
 from hubspot_fake import TOKEN, FakeHubSpot, populate
 
 from cmrules.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """The CLI configures the ``cmrules`` logger (handler, no propagation, redaction filters);
+    put it back so later tests capture logs unfiltered."""
+    names = ("cmrules", "urllib3", "requests")
+    saved = {
+        n: (
+            logging.getLogger(n).level,
+            logging.getLogger(n).propagate,
+            list(logging.getLogger(n).handlers),
+            list(logging.getLogger(n).filters),
+        )
+        for n in names
+    }
+    yield
+    for n, (level, propagate, handlers, filters) in saved.items():
+        logger = logging.getLogger(n)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.handlers[:] = handlers
+        logger.filters[:] = filters
 
 
 @pytest.fixture

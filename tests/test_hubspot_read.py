@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from cmrules.connectors.hubspot import HubSpotConnector
 from hubspot_fake import FakeHubSpot, iso, make_connector
 
+from cmrules.connectors.hubspot import HubSpotConnector
 from cmrules.errors import ConfigError
 from cmrules.model import TAG_ONBOARDING, TAG_STRATEGY, ActivityKind, OrgKind, Role, Side
 

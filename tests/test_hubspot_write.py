@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from cmrules.connectors.hubspot import NOTE_BODY_LIMIT
 from hubspot_fake import FakeHubSpot, SimulatedCrash, make_connector
 
 from cmrules.connector import Flags, RenderedNote
+from cmrules.connectors.hubspot import NOTE_BODY_LIMIT
 from cmrules.errors import WriteError
 from cmrules.model import Organisation
 

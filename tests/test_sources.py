@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
-from cmrules.connectors.zendesk import ZendeskConnector
 from zendesk_fake import EMAIL, T0, TOKEN, Clock, note_for, scenario
 
 from cmrules.connector import (
@@ -18,6 +17,7 @@ from cmrules.connector import (
     RenderedNote,
     StoredNote,
 )
+from cmrules.connectors.zendesk import ZendeskConnector
 from cmrules.errors import ConfigError
 from cmrules.model import (
     Activity,

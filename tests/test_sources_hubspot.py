@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from cmrules.connectors.zendesk import ZendeskConnector
 from hubspot_fake import FakeClock, FakeHubSpot, make_connector
 from zendesk_fake import EMAIL, TOKEN, Clock, note_for, scenario
 
 from cmrules.connector import ConnectorContext
+from cmrules.connectors.zendesk import ZendeskConnector
 from cmrules.model import ActivityKind, Side
 from cmrules.sources import CombinedConnector, build_source
 

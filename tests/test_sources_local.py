@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 import responses
-from cmrules.connectors.local import LocalConnector, import_file
-from cmrules.connectors.zendesk import ZendeskConnector
 from zendesk_fake import EMAIL, T0, TOKEN, Clock, scenario
 
 from cmrules.connector import ConnectorContext
+from cmrules.connectors.local import LocalConnector, import_file
+from cmrules.connectors.zendesk import ZendeskConnector
 from cmrules.model import ActivityKind
 from cmrules.notes import render
 from cmrules.signals import CompanyContext, median_first_reply_minutes, unanswered_requests

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
+from zendesk_fake import AUTH, EMAIL, T0, TOKEN, Clock, FakeZendesk, note_for, scenario
+
+from cmrules.connector import ConnectorContext, Flags, RenderedNote, connector_class
 from cmrules.connectors.zendesk import (
     ZendeskConnector,
     flag_tags,
@@ -15,9 +18,6 @@ from cmrules.connectors.zendesk import (
     read_block,
     render_block,
 )
-from zendesk_fake import AUTH, EMAIL, T0, TOKEN, Clock, FakeZendesk, note_for, scenario
-
-from cmrules.connector import ConnectorContext, Flags, RenderedNote, connector_class
 from cmrules.errors import AuthError, ConfigError, UsageError, WriteError
 from cmrules.http import HttpError
 from cmrules.model import ActivityKind, OrgKind, Role, Side
