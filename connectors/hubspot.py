@@ -37,7 +37,7 @@ from cmrules.connector import (
     RenderedNote,
     StoredNote,
 )
-from cmrules.errors import AuthError, ConfigError, ConnectorError, RateLimitExhausted, WriteError
+from cmrules.errors import ConfigError, ConnectorError, RateLimitExhausted, WriteError
 from cmrules.http import HttpClient, HttpError, RateLimiter, RetryPolicy, safe_json
 from cmrules.model import (
     CONTACT_ATTRIBUTES,
@@ -614,6 +614,11 @@ class HubSpotConnector(Connector):
             if pattern is not None:
                 result.append((status, pattern))
         return result
+
+    @property
+    def unmatched(self) -> list[str]:
+        """Non-fatal read problems, under the name the core's report collects them by."""
+        return list(self.warnings)
 
     def describe(self) -> str:
         return f"HubSpot portal at {self.base_url.split('://', 1)[-1]}"
@@ -1302,7 +1307,7 @@ class HubSpotConnector(Connector):
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         try:
             return self._find_note(subject.id, fingerprint, fresh=False) is not None
-        except (HttpError, AuthError) as exc:
+        except HttpError as exc:  # auth errors and exhausted quotas stop the run instead
             raise WriteError(f"reading the notes of company {subject.id}: {exc}") from None
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:

@@ -978,7 +978,7 @@ def populate(
                 "meetings",
                 {
                     "hs_meeting_title": title,
-                    "hs_timestamp": iso(fake.clock_ms - m * 86_400_000),
+                    "hs_timestamp": iso(fake.clock_ms - (m + 1) * 86_400_000),
                     "hs_meeting_outcome": "COMPLETED",
                 },
             )

@@ -467,3 +467,19 @@ def test_cmrules_notes_are_not_evidence():
         assert [(a.id, a.kind, a.status) for a in data.activities] == [
             (theirs, ActivityKind.PROPOSAL, "accepted")
         ]
+
+
+def test_missing_ids_reach_the_core_report():
+    from cmrules import service
+
+    with FakeHubSpot() as fake:
+        vendor = fake.company("V", type="VENDOR")
+        client = fake.company("C")
+        fake.associate("companies", vendor, "companies", client)
+        fake.associate("companies", vendor, "companies", "777777")  # deleted company
+        connector = make_connector(fake)
+        session = service.open_session(None, connector=connector)
+        report = service.evaluate(
+            session, vendor=vendor, as_of=datetime(2026, 11, 1, tzinfo=UTC), write=False
+        )
+        assert any("777777" in w for w in report.warnings)

@@ -336,3 +336,15 @@ def test_full_scan_searches_companies_only():
         fake.calls.clear()
         connector.changed_since(None, WHEN)
         assert {c["path"] for c in fake.calls} == {"/crm/v3/objects/companies/search"}
+
+
+def test_auth_failure_while_writing_stops_the_run():
+    """A revoked write scope fails every record: it must surface as AuthError (the core stops),
+    not as a per-record WriteError."""
+    from cmrules.errors import AuthError
+
+    with FakeHubSpot() as fake:
+        vendor, _ = setup_portal(fake, 2)
+        fake.scopes.discard("crm.objects.contacts.write")  # notes use the contact scopes
+        with pytest.raises(AuthError, match="crm.objects.contacts.write"):
+            run(fake, vendor)
