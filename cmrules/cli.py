@@ -81,11 +81,17 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _register_secrets(session: Any) -> None:
+    import os
+
     secrets = []
     for section in session.config.sections.values():
         for key, value in section.items():
             if any(k in key for k in _SECRET_KEYS) and isinstance(value, str):
                 secrets.append(value)
+    # connectors may also read their credentials straight from the environment
+    for name, value in os.environ.items():
+        if any(k.upper() in name for k in _SECRET_KEYS) and value:
+            secrets.append(value)
     flt = _Redact(secrets)
     for name in ("cmrules", "urllib3", "requests"):
         logger = logging.getLogger(name)

@@ -148,3 +148,15 @@ def test_local_import_command(cfg, tmp_path):
         res.exit_code == 2
         and f"{bad}:2: organisations[0]: missing required field 'name'" in res.output
     )
+
+
+def test_secrets_from_env_are_redacted_from_logs(cfg, monkeypatch, capsys):
+    import logging
+
+    monkeypatch.setenv("ACME_API_TOKEN", "tok-very-secret-123")
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "-vv", "vendors"])
+    assert res.exit_code == 0
+    logging.getLogger("cmrules.test").warning("leaking tok-very-secret-123 here")
+    captured = capsys.readouterr()
+    assert "leaking *** here" in captured.err
+    assert "tok-very-secret-123" not in captured.err + res.output
