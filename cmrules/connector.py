@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from .errors import ConfigError
+from .errors import AuthError, ConfigError, ConnectorError, RateLimitExhausted
 from .model import Dataset, Organisation, OrgKind
 
 ENTRY_POINT_GROUP = "cmrules.connectors"
@@ -42,6 +42,14 @@ class RenderedNote:
     text: str  # plain-text body, for sources without rich text
     flags: Flags
     language: str
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    """What :meth:`Connector.apply_many` did for one note."""
+
+    created: bool = False  # a note was created (False: it was already there; flags updated)
+    error: ConnectorError | None = None  # this record failed; the others went on
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,8 @@ class Connector(ABC):
     name: ClassVar[str] = ""
     #: config keys this connector accepts in its section (unknown keys are config errors)
     settings_keys: ClassVar[frozenset[str]] = frozenset()
+    #: how many notes the core hands :meth:`apply_many` at once
+    write_batch_size: ClassVar[int] = 1
 
     def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
         self.settings = dict(settings)
@@ -129,6 +139,23 @@ class Connector(ABC):
             created = True
         self.write_flags(note.subject, note.flags)
         return created
+
+    def apply_many(self, notes: Sequence[RenderedNote]) -> list[ApplyOutcome]:
+        """:meth:`apply` for up to ``write_batch_size`` notes, one outcome per note, in order.
+
+        A connector with batch endpoints overrides this, keeping the same crash-safety order
+        (every note of the batch before any of its flags).  Auth failures and exhausted quotas
+        propagate: they would fail every record.
+        """
+        out = []
+        for note in notes:
+            try:
+                out.append(ApplyOutcome(created=self.apply(note)))
+            except (AuthError, RateLimitExhausted):
+                raise
+            except ConnectorError as exc:
+                out.append(ApplyOutcome(error=exc))
+        return out
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         """Notes cmrules wrote on a record, newest first (optional)."""

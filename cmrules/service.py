@@ -21,7 +21,7 @@ from . import notes as notes_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
 from .connector import Connector, ConnectorContext, RenderedNote, connector_class
-from .errors import AuthError, CmrulesError, ConnectorError, RateLimitExhausted, UsageError
+from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .signals import CompanyContext, SignalValue, VendorContext, compute
@@ -263,23 +263,37 @@ def write_back(
     A failure on one record (a 4xx, a write refused) is recorded on that record and the run
     goes on; auth failures and exhausted quotas stop the run (they would fail every record).
     """
+    batch: list[RecordResult] = []
+    size = max(1, int(getattr(connector, "write_batch_size", 1)))
+
+    def flush() -> None:
+        if not batch:
+            return
+        outcomes = connector.apply_many([r.note for r in batch])
+        for r, outcome in zip(batch, outcomes, strict=True):
+            if outcome.error is not None:
+                r.write = FAILED
+                r.error = str(outcome.error)
+                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, r.error)
+            else:
+                r.write = WRITTEN if outcome.created else FLAGS_ONLY
+            if on_progress is not None:
+                on_progress(r)
+        batch.clear()
+
     for r in results:
         if r.subject.writeback.get("fingerprint") == r.note.fingerprint:
             r.write = UNCHANGED
         elif dry_run:
             r.write = WOULD_WRITE
         else:
-            try:
-                created = connector.apply(r.note)
-                r.write = WRITTEN if created else FLAGS_ONLY
-            except (AuthError, RateLimitExhausted):
-                raise
-            except ConnectorError as exc:
-                r.write = FAILED
-                r.error = str(exc)
-                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, exc)
+            batch.append(r)
+            if len(batch) >= size:
+                flush()
+            continue
         if on_progress is not None:
             on_progress(r)
+    flush()
 
 
 def parse_as_of(text: str | None) -> datetime:

@@ -534,6 +534,14 @@ def proposal_acceptance_rate(ctx: CompanyContext) -> SignalValue:
 # --------------------------------------------------------------------------------------------
 # company signals — from the readers' comments and from helpdesk data
 # --------------------------------------------------------------------------------------------
+def _engagement_flag(ctx: CompanyContext, name: str) -> SignalValue:
+    """A boolean engagement attribute as a signal; unknown when not filled in."""
+    value = ctx.attr(name)
+    if value is None:
+        return UNKNOWN
+    return SignalValue(bool(value), (ctx.eng_ref(name),))
+
+
 @signal(
     "escalation_plan", "company", "bool",
     missing_en="set the engagement's escalation_plan attribute (e-reputation crisis procedure)",
@@ -542,10 +550,7 @@ def proposal_acceptance_rate(ctx: CompanyContext) -> SignalValue:
 def escalation_plan(ctx: CompanyContext) -> SignalValue:
     """Whether an e-reputation crisis / escalation procedure is agreed with the vendor
     (engagement attribute ``escalation_plan``).  Unknown when not filled in."""
-    value = ctx.attr("escalation_plan")
-    if value is None:
-        return UNKNOWN
-    return SignalValue(bool(value), (ctx.eng_ref("escalation_plan"),))
+    return _engagement_flag(ctx, "escalation_plan")
 
 
 @signal(
@@ -556,10 +561,7 @@ def escalation_plan(ctx: CompanyContext) -> SignalValue:
 def kpis_defined(ctx: CompanyContext) -> SignalValue:
     """Whether KPIs measuring the impact of community management are agreed
     (engagement attribute ``kpis_defined``).  Unknown when not filled in."""
-    value = ctx.attr("kpis_defined")
-    if value is None:
-        return UNKNOWN
-    return SignalValue(bool(value), (ctx.eng_ref("kpis_defined"),))
+    return _engagement_flag(ctx, "kpis_defined")
 
 
 @signal(

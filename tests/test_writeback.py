@@ -130,3 +130,44 @@ def test_no_write_option(session):
     report = run(session, write=False)
     assert all(r.write is None for r in report.records)
     assert note_count(session) == 0
+
+
+def test_batches_reach_apply_many_in_order_with_per_record_outcomes(tmp_path):
+    from cmrules.connector import ApplyOutcome
+
+    calls: list[list[str]] = []
+
+    class Batching(LocalConnector):
+        write_batch_size = 2
+
+        def apply_many(self, notes):
+            calls.append([n.subject.id for n in notes])
+            out = super().apply_many(notes)
+            return [
+                ApplyOutcome(error=WriteError("refused")) if n.subject.id == "v1" else o
+                for n, o in zip(notes, out, strict=True)
+            ]
+
+    conn = Batching({"path": str(tmp_path / "db.sqlite3"), "demo": False})
+    import_file(conn, MINI)
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(
+        "organisations:\n  - {id: c2, name: Deux, kind: company}\n"
+        "  - {id: c3, name: Trois, kind: company}\n"
+        "engagements:\n  - {company: c2, vendor: v1}\n  - {company: c3, vendor: v1}\n"
+    )
+    import_file(conn, extra)
+    s = service.open_session(None, connector=conn)
+    seen = []
+    report = service.evaluate(s, vendor="v1", as_of=AS_OF)
+    assert [len(c) for c in calls] == [2, 2]
+    by = {r.subject.id: r.write for r in report.records}
+    assert by == {
+        "v1": service.FAILED,
+        "c1": service.WRITTEN,
+        "c2": service.WRITTEN,
+        "c3": service.WRITTEN,
+    }
+    service.write_back(conn, report.records, dry_run=False, on_progress=seen.append)
+    assert len(seen) == 4
+    s.close()
