@@ -11,6 +11,7 @@ import hashlib
 import html
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from .connector import Flags, RenderedNote
 from .engine import FIRED
@@ -20,7 +21,7 @@ from .model import Organisation
 MAX_NOTE_CHARS = 65_536
 FOOTER_PREFIX = "cmrules:"
 
-LABELS = {
+LABELS: dict[str, dict[str, Any]] = {
     "fr": {
         "title": "cmrules — évaluation du {date}",
         "vendor": "Prestataire : {name}",

@@ -610,8 +610,8 @@ def median_first_reply_minutes(ctx: CompanyContext) -> SignalValue:
     ]
     if not timed:
         return UNKNOWN
-    value = statistics.median(t.first_reply_minutes for t in timed)  # type: ignore[misc]
-    return SignalValue(round(float(value), 1), tuple(_aref(t) for t in timed))
+    minutes = [float(t.first_reply_minutes) for t in timed if t.first_reply_minutes is not None]
+    return SignalValue(round(statistics.median(minutes), 1), tuple(_aref(t) for t in timed))
 
 
 @signal(

@@ -396,7 +396,7 @@ def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
             f"expected {', '.join(_SECTIONS)}"
         )
     db = conn.db
-    now = iso(datetime.now(UTC))
+    now = iso(datetime.now(UTC)) or ""
     counts = dict.fromkeys(_SECTIONS, 0)
     known_orgs = {r[0]: r[1] for r in db.execute("SELECT id, kind FROM organisations")}
     for row in data.get("organisations") or []:
