@@ -1276,33 +1276,62 @@ class HubSpotConnector(Connector):
         return ChangeSet(organisation_ids=frozenset(changed), watermark=watermark)
 
     # -- writing -------------------------------------------------------------------------------
-    def _company_notes(self, company_id: str, fresh: bool = True) -> dict[str, dict[str, Any]]:
-        """Notes attached to a company (v4 associations + batch read: never search, it lags).
+    def _companies_notes(
+        self, company_ids: Iterable[str], fresh: bool = True
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """company id -> {note id -> properties} for the notes attached to each company
+        (v4 associations + notes batch read: never search, it lags).
 
         ``fresh=False`` may use the note associations of every company ``load`` returned,
         fetched in one batched read the first time a note is looked up in this run.  That is
         safe because only cmrules writes fingerprinted notes, one run at a time (run lock), and
         this instance re-reads (``fresh=True``) whenever it may itself have written one.
+        Companies not served from that cache cost one association read for all of them.
         """
-        if not fresh and company_id in self._loaded_orgs:
-            if company_id not in self._note_ids:
-                todo = [o for o in self._loaded_orgs if o not in self._note_ids]
-                found = self._associations("companies", "notes", todo)
-                for org in todo:
-                    self._note_ids[org] = [t.id for t in found.get(org, [])]
-            ids = self._note_ids[company_id]
-        else:
-            assoc = self._associations("companies", "notes", [company_id])
-            ids = [t.id for t in assoc.get(company_id, [])]
-        if not ids:
-            return {}
-        return self._batch_read("notes", ids, ["hs_note_body", "hs_timestamp", "hs_createdate"])
+        wanted = list(dict.fromkeys(company_ids))
+        note_ids: dict[str, list[str]] = {}
+        cached = [c for c in wanted if not fresh and c in self._loaded_orgs]
+        if cached and any(c not in self._note_ids for c in cached):
+            todo = [o for o in self._loaded_orgs if o not in self._note_ids]
+            found = self._associations("companies", "notes", todo)
+            for org in todo:
+                self._note_ids[org] = [t.id for t in found.get(org, [])]
+        for company in cached:
+            note_ids[company] = self._note_ids[company]
+        uncached = [c for c in wanted if c not in note_ids]
+        if uncached:
+            assoc = self._associations("companies", "notes", uncached)
+            for company in uncached:
+                note_ids[company] = [t.id for t in assoc.get(company, [])]
+        all_ids = [n for ids in note_ids.values() for n in ids]
+        props = (
+            self._batch_read("notes", all_ids, ["hs_note_body", "hs_timestamp", "hs_createdate"])
+            if all_ids
+            else {}
+        )
+        return {
+            c: {n: props[n] for n in sorted(set(note_ids[c]) & props.keys(), key=_id_key)}
+            for c in wanted
+        }
+
+    def _company_notes(self, company_id: str, fresh: bool = True) -> dict[str, dict[str, Any]]:
+        """The notes attached to one company (see :meth:`_companies_notes`)."""
+        return self._companies_notes([company_id], fresh)[company_id]
+
+    def _find_notes(self, wanted: Mapping[str, str], fresh: bool = True) -> dict[str, str]:
+        """company id -> id of its note carrying ``wanted[company id]`` (the fingerprint), for
+        the companies that have one; one association read and one notes batch read (per 100
+        notes) for all of them."""
+        found: dict[str, str] = {}
+        for company, notes in self._companies_notes(wanted, fresh).items():
+            for note_id, props in notes.items():
+                if wanted[company] in FOOTER_RE.findall(props.get("hs_note_body") or ""):
+                    found[company] = note_id
+                    break
+        return found
 
     def _find_note(self, company_id: str, fingerprint: str, fresh: bool = True) -> str | None:
-        for note_id, props in self._company_notes(company_id, fresh).items():
-            if fingerprint in FOOTER_RE.findall(props.get("hs_note_body") or ""):
-                return note_id
-        return None
+        return self._find_notes({company_id: fingerprint}, fresh).get(company_id)
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         try:
