@@ -1635,33 +1635,19 @@ class HubSpotConnector(Connector):
     ) -> tuple[set[str], dict[str, str]]:
         """(trace ids confirmed, trace id -> error text) from a 200/201/207 batch answer.
 
-        Results are matched by ``objectWriteTraceId`` when HubSpot echoes it, else by the
-        company id (flags) or the note's fingerprint marker (notes); errors by the trace ids
-        (or record ids) in their ``context``.  The order of ``results`` is not relied on."""
-        by_company = {n.subject.id: t for t, n in pending.items()}
-        by_fingerprint = {n.fingerprint: t for t, n in pending.items()}
-        correlation = self.client.last_correlation_id
+        Errors are mapped back by the ``objectWriteTraceId`` (or, for updates, the record ids)
+        in their ``context``.  Results are matched by their echoed trace id or, for updates,
+        their record id; for creates (new ids, fingerprints not unique across records), when
+        every error was mapped and the result count is what is left, every other input is
+        confirmed.  The order of ``results`` is never relied on; an input neither confirmed
+        nor refused is left out of both (the caller checks it)."""
         done: set[str] = set()
-        if not isinstance(answer, dict):
-            return done, {}
-        for item in _list_of_dicts(answer.get("results")):
-            if not isinstance(item, dict):
-                continue
-            trace = item.get("objectWriteTraceId")
-            if trace in pending:
-                done.add(str(trace))
-                continue
-            if by_id and item.get("id") is not None:
-                trace = by_company.get(_str_id(item["id"]))
-            else:
-                body = (item.get("properties") or {}).get("hs_note_body") or ""
-                trace = next(
-                    (by_fingerprint[f] for f in FOOTER_RE.findall(body) if f in by_fingerprint),
-                    None,
-                )
-            if trace is not None:
-                done.add(trace)
         failed: dict[str, str] = {}
+        if not isinstance(answer, dict):
+            return done, failed
+        by_company = {n.subject.id: t for t, n in pending.items()}
+        correlation = self.client.last_correlation_id
+        unmapped = 0
         for error in _list_of_dicts(answer.get("errors")):
             context = error.get("context") if isinstance(error.get("context"), dict) else {}
             traces = [str(t) for t in context.get("objectWriteTraceId") or [] if t in pending]
@@ -1675,11 +1661,22 @@ class HubSpotConnector(Connector):
             corr = error.get("correlationId") or correlation
             text = f"HubSpot {where}: {message}" + (f" (correlation id {corr})" if corr else "")
             if not traces:
-                log.warning("%s for an input HubSpot did not identify", text)
+                unmapped += 1
+                log.warning("%s (for an input HubSpot did not identify)", text)
             for trace in traces:
-                if trace not in done:
-                    failed[trace] = text
-        return done, failed
+                failed[trace] = text
+        results = _list_of_dicts(answer.get("results"))
+        for item in results:
+            trace = item.get("objectWriteTraceId")
+            if trace in pending:
+                done.add(str(trace))
+            elif by_id and item.get("id") is not None:
+                trace = by_company.get(_str_id(item["id"]))
+                if trace is not None:
+                    done.add(trace)
+        if not by_id and not unmapped and len(results) == len(pending) - len(failed):
+            done = {t for t in pending if t not in failed}
+        return done - set(failed), failed
 
     def _flag_properties(self, flags: Flags) -> dict[str, str]:
         return {
@@ -1723,7 +1720,7 @@ class HubSpotConnector(Connector):
             return
         done, failed = self._batch_answer(answer, pending, "companies batch update", by_id=True)
         for trace, n in pending.items():
-            if trace in done and trace not in failed:
+            if trace in done:
                 continue
             reason = failed.get(trace, "HubSpot did not confirm the update; rerun to retry")
             hint = _setup_hint(400) if "VALIDATION_ERROR" in reason else ""
@@ -1731,10 +1728,7 @@ class HubSpotConnector(Connector):
                 f"writing the cmrules flags on company {n.subject.id} ({n.subject.name}): "
                 f"{reason}{hint}"
             )
-        self.context.count(
-            "flags_written",
-            len([t for t in pending if t in done]) - len([t for t in failed if t in done]),
-        )
+        self.context.count("flags_written", len(done))
 
     @staticmethod
     def _risk_error(subject: Organisation, flags: Flags) -> WriteError:
