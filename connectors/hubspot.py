@@ -5,7 +5,8 @@ companies (company↔company associations, optionally through deals), contacts w
 activities (meetings; emails, calls and notes when configured) into the canonical model, using
 batch endpoints at their limits: object batch reads of 100 ids, v4 association batch reads of
 1,000 ids with per-result paging.  Writes findings back as one note per changed record
-(``POST /crm/v3/objects/notes``, association 190) and ``cmrules_*`` company properties.
+(association 190) and ``cmrules_*`` company properties, 100 records per batch
+(``notes/batch/create`` then ``companies/batch/update``; single-record ``apply`` remains).
 
 The HTTP policy (timeouts, retries, backoff) is :class:`cmrules.http.HttpClient`;
 :class:`HubSpotClient` only says how HubSpot signals rate limits and errors.
