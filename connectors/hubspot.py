@@ -5,7 +5,8 @@ companies (company↔company associations, optionally through deals), contacts w
 activities (meetings; emails, calls and notes when configured) into the canonical model, using
 batch endpoints at their limits: object batch reads of 100 ids, v4 association batch reads of
 1,000 ids with per-result paging.  Writes findings back as one note per changed record
-(``POST /crm/v3/objects/notes``, association 190) and ``cmrules_*`` company properties.
+(association 190) and ``cmrules_*`` company properties, 100 records per batch
+(``notes/batch/create`` then ``companies/batch/update``; single-record ``apply`` remains).
 
 The HTTP policy (timeouts, retries, backoff) is :class:`cmrules.http.HttpClient`;
 :class:`HubSpotClient` only says how HubSpot signals rate limits and errors.
@@ -22,7 +23,7 @@ import re
 import time
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -30,6 +31,7 @@ from typing import Any, ClassVar
 import requests
 
 from cmrules.connector import (
+    ApplyOutcome,
     ChangeSet,
     Connector,
     ConnectorContext,
@@ -60,7 +62,8 @@ from cmrules.values import parse_bool, parse_datetime, parse_multi, parse_number
 log = logging.getLogger("cmrules.connectors.hubspot")
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
-BATCH_READ_LIMIT = 100  # object batch read / update inputs
+BATCH_READ_LIMIT = 100  # object batch read inputs
+BATCH_WRITE_LIMIT = 100  # object batch create / update inputs
 ASSOC_BATCH_LIMIT = 1000  # v4 association batch read inputs
 SEARCH_PAGE_LIMIT = 200  # search page size
 SEARCH_CAP = 10_000  # results per search query; paging past it is a 400
@@ -245,6 +248,15 @@ class HubSpotClient(HttpClient):
     default_429_delay = 10.0  # TEN_SECONDLY_ROLLING window
     search_429_delay = 1.0  # search has a per-second limit and sends no rate-limit headers
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        #: ``X-HubSpot-Correlation-Id`` of the last answer (a 207's errors may lack their own)
+        self.last_correlation_id: str | None = None
+        self.session.hooks["response"].append(self._remember_correlation)
+
+    def _remember_correlation(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last_correlation_id = response.headers.get("X-HubSpot-Correlation-Id")
+
     def retry_delay(self, response: requests.Response, attempt: int) -> float:
         body = safe_json(response)
         policy = body.get("policyName") if isinstance(body, dict) else None
@@ -394,6 +406,21 @@ def _shape(body: Any, key: str, where: str) -> list[Any]:
     return value
 
 
+def _list_of_dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _trace_id(kind: str, company_id: str) -> str:
+    """A batch input's ``objectWriteTraceId``: unique within a batch (one input per company)."""
+    return f"cmrules-{kind}-{company_id}"
+
+
+def _setup_hint(status: int | None) -> str:
+    if status == 400:
+        return "; if a rule id or property is unknown to HubSpot, run `cmrules setup`"
+    return ""
+
+
 @dataclass(frozen=True)
 class AssocTarget:
     id: str
@@ -408,6 +435,7 @@ class HubSpotConnector(Connector):
     """HubSpot portal through a private-app token.  See docs/hubspot.md."""
 
     name: ClassVar[str] = "hubspot"
+    write_batch_size: ClassVar[int] = BATCH_WRITE_LIMIT
     settings_keys: ClassVar[frozenset[str]] = frozenset(
         {
             "token",
@@ -1276,33 +1304,62 @@ class HubSpotConnector(Connector):
         return ChangeSet(organisation_ids=frozenset(changed), watermark=watermark)
 
     # -- writing -------------------------------------------------------------------------------
-    def _company_notes(self, company_id: str, fresh: bool = True) -> dict[str, dict[str, Any]]:
-        """Notes attached to a company (v4 associations + batch read: never search, it lags).
+    def _companies_notes(
+        self, company_ids: Iterable[str], fresh: bool = True
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """company id -> {note id -> properties} for the notes attached to each company
+        (v4 associations + notes batch read: never search, it lags).
 
         ``fresh=False`` may use the note associations of every company ``load`` returned,
         fetched in one batched read the first time a note is looked up in this run.  That is
         safe because only cmrules writes fingerprinted notes, one run at a time (run lock), and
         this instance re-reads (``fresh=True``) whenever it may itself have written one.
+        Companies not served from that cache cost one association read for all of them.
         """
-        if not fresh and company_id in self._loaded_orgs:
-            if company_id not in self._note_ids:
-                todo = [o for o in self._loaded_orgs if o not in self._note_ids]
-                found = self._associations("companies", "notes", todo)
-                for org in todo:
-                    self._note_ids[org] = [t.id for t in found.get(org, [])]
-            ids = self._note_ids[company_id]
-        else:
-            assoc = self._associations("companies", "notes", [company_id])
-            ids = [t.id for t in assoc.get(company_id, [])]
-        if not ids:
-            return {}
-        return self._batch_read("notes", ids, ["hs_note_body", "hs_timestamp", "hs_createdate"])
+        wanted = list(dict.fromkeys(company_ids))
+        note_ids: dict[str, list[str]] = {}
+        cached = [c for c in wanted if not fresh and c in self._loaded_orgs]
+        if cached and any(c not in self._note_ids for c in cached):
+            todo = [o for o in self._loaded_orgs if o not in self._note_ids]
+            found = self._associations("companies", "notes", todo)
+            for org in todo:
+                self._note_ids[org] = [t.id for t in found.get(org, [])]
+        for company in cached:
+            note_ids[company] = self._note_ids[company]
+        uncached = [c for c in wanted if c not in note_ids]
+        if uncached:
+            assoc = self._associations("companies", "notes", uncached)
+            for company in uncached:
+                note_ids[company] = [t.id for t in assoc.get(company, [])]
+        all_ids = [n for ids in note_ids.values() for n in ids]
+        props = (
+            self._batch_read("notes", all_ids, ["hs_note_body", "hs_timestamp", "hs_createdate"])
+            if all_ids
+            else {}
+        )
+        return {
+            c: {n: props[n] for n in sorted(set(note_ids[c]) & props.keys(), key=_id_key)}
+            for c in wanted
+        }
+
+    def _company_notes(self, company_id: str, fresh: bool = True) -> dict[str, dict[str, Any]]:
+        """The notes attached to one company (see :meth:`_companies_notes`)."""
+        return self._companies_notes([company_id], fresh)[company_id]
+
+    def _find_notes(self, wanted: Mapping[str, str], fresh: bool = True) -> dict[str, str]:
+        """company id -> id of its note carrying ``wanted[company id]`` (the fingerprint), for
+        the companies that have one; one association read and one notes batch read (per 100
+        notes) for all of them."""
+        found: dict[str, str] = {}
+        for company, notes in self._companies_notes(wanted, fresh).items():
+            for note_id, props in notes.items():
+                if wanted[company] in FOOTER_RE.findall(props.get("hs_note_body") or ""):
+                    found[company] = note_id
+                    break
+        return found
 
     def _find_note(self, company_id: str, fingerprint: str, fresh: bool = True) -> str | None:
-        for note_id, props in self._company_notes(company_id, fresh).items():
-            if fingerprint in FOOTER_RE.findall(props.get("hs_note_body") or ""):
-                return note_id
-        return None
+        return self._find_notes({company_id: fingerprint}, fresh).get(company_id)
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         try:
@@ -1371,16 +1428,8 @@ class HubSpotConnector(Connector):
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
         if flags.risk_level not in RISK_LEVELS:
-            raise WriteError(
-                f"company {subject.id}: risk level {flags.risk_level!r} is not one of "
-                + ", ".join(RISK_LEVELS)
-            )
-        properties = {
-            PROP_RISK: flags.risk_level,
-            PROP_FLAGS: ";".join(sorted(set(flags.rule_ids))),
-            PROP_EVALUATED: to_epoch_ms(flags.evaluated_at),
-            PROP_FINGERPRINT: flags.fingerprint,  # same request: the fingerprint lands last
-        }
+            raise self._risk_error(subject, flags)
+        properties = self._flag_properties(flags)
         try:
             self.client.request(
                 "PATCH",
@@ -1388,13 +1437,306 @@ class HubSpotConnector(Connector):
                 json_body={"properties": properties},
             )
         except HttpError as exc:
-            hint = ""
-            if exc.status == 400:
-                hint = "; if a rule id or property is unknown to HubSpot, run `cmrules setup`"
+            hint = _setup_hint(exc.status)
             raise WriteError(
                 f"writing the cmrules flags on company {subject.id} ({subject.name}): {exc}{hint}"
             ) from None
         self.context.count("flags_written")
+
+    # -- batched write-back ------------------------------------------------------------------
+    def apply_many(self, notes: Sequence[RenderedNote]) -> list[ApplyOutcome]:
+        """Write up to 100 records' findings with batch endpoints, crash-safe.
+
+        1. one note lookup for the whole batch (v4 associations + notes batch read);
+        2. ONE ``notes/batch/create`` for the missing notes (a unique ``objectWriteTraceId``
+           per input maps 207 errors back to records; after an ambiguous failure the
+           fingerprints are looked up again before anything is re-sent);
+        3. ONE ``companies/batch/update`` for the flags (fingerprint included) of every record
+           whose note now exists.
+
+        Every note of the batch is written before any flag of the batch, so a crash at any
+        point leaves records whose fingerprint is not yet stored: the rerun finds their notes
+        and only writes the flags.  A record that fails gets its own error; the others go on.
+        A batch answered with a 400 as a whole is retried record by record so that one bad
+        record cannot fail the others.  Auth failures and exhausted quotas propagate.
+        """
+        notes = list(notes)
+        if len(notes) > BATCH_WRITE_LIMIT:
+            return [
+                outcome
+                for chunk in _chunks(notes, BATCH_WRITE_LIMIT)
+                for outcome in self.apply_many(chunk)
+            ]
+        outcomes: list[ApplyOutcome | None] = [None] * len(notes)
+        # one input per company per batch call: a repeated company goes to a later round
+        first: dict[str, int] = {}
+        later: list[int] = []
+        for i, note in enumerate(notes):
+            if note.subject.id in first:
+                later.append(i)
+            elif note.flags.risk_level not in RISK_LEVELS:
+                outcomes[i] = ApplyOutcome(error=self._risk_error(note.subject, note.flags))
+            else:
+                first[note.subject.id] = i
+        if first:
+            batch = [notes[i] for i in first.values()]
+            for i, outcome in zip(first.values(), self._apply_batch(batch), strict=True):
+                outcomes[i] = outcome
+        if later:
+            for i, outcome in zip(later, self.apply_many([notes[i] for i in later]), strict=True):
+                outcomes[i] = outcome
+        assert all(o is not None for o in outcomes)
+        return [o for o in outcomes if o is not None]
+
+    def _apply_batch(self, notes: list[RenderedNote]) -> list[ApplyOutcome]:
+        """:meth:`apply_many` for distinct companies with valid risk levels."""
+        wanted = {n.subject.id: n.fingerprint for n in notes}
+        try:
+            existing = self._find_notes(wanted, fresh=False)
+        except HttpError as exc:
+            return [
+                ApplyOutcome(
+                    error=WriteError(f"reading the notes of company {n.subject.id}: {exc}")
+                )
+                for n in notes
+            ]
+        errors: dict[str, WriteError] = {}
+        missing = [n for n in notes if n.subject.id not in existing]
+        created = self._create_notes(missing, errors) if missing else set()
+        ready = [n for n in notes if n.subject.id in existing or n.subject.id in created]
+        if ready:
+            self._update_flags(ready, errors)
+        return [
+            ApplyOutcome(error=errors[n.subject.id])
+            if n.subject.id in errors
+            else ApplyOutcome(created=n.subject.id in created)
+            for n in notes
+        ]
+
+    def _note_input(self, note: RenderedNote) -> dict[str, Any]:
+        moment = note.flags.evaluated_at or datetime.now(UTC)
+        return {
+            "properties": {
+                "hs_timestamp": to_epoch_ms(moment),
+                "hs_note_body": self._note_body(note),
+            },
+            "associations": [
+                {
+                    "to": {"id": note.subject.id},
+                    "types": [
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": NOTE_TO_COMPANY,
+                        }
+                    ],
+                }
+            ],
+        }
+
+    def _create_notes(self, notes: list[RenderedNote], errors: dict[str, WriteError]) -> set[str]:
+        """Create the notes with one ``notes/batch/create``; return the companies whose note
+        now exists.  Per-input failures go to ``errors`` (company id -> error)."""
+        by_trace = {_trace_id("note", n.subject.id): n for n in notes}
+        pending = dict(by_trace)
+        created: set[str] = set()
+        rounds = 0
+        while pending:
+            rounds += 1
+            landed: dict[str, str] = {}  # company -> note id, found by a reconcile look-up
+
+            def reconcile(
+                todo: Mapping[str, RenderedNote] = pending, into: dict[str, str] = landed
+            ) -> dict[str, Any] | None:
+                # the batch may have been applied (wholly or in part) before the failure:
+                # look the fingerprints up again before sending anything twice
+                found = self._find_notes({n.subject.id: n.fingerprint for n in todo.values()})
+                if not found:
+                    return None  # nothing landed: re-send the same batch
+                into.update(found)
+                return {"reconciled": True}
+
+            payload = {
+                "inputs": [
+                    {**self._note_input(n), "objectWriteTraceId": trace}
+                    for trace, n in pending.items()
+                ]
+            }
+            try:
+                answer = self.client.request(
+                    "POST",
+                    "/crm/v3/objects/notes/batch/create",
+                    json_body=payload,
+                    reconcile=reconcile,
+                )
+            except HttpError as exc:
+                if exc.status == 400 and len(pending) > 1:
+                    # rejected as a whole, nothing written: isolate the bad record(s)
+                    created |= self._create_notes_one_by_one(list(pending.values()), errors)
+                    break
+                for n in pending.values():
+                    errors[n.subject.id] = WriteError(
+                        f"writing the cmrules note on company {n.subject.id} "
+                        f"({n.subject.name}): {exc}"
+                    )
+                break
+            finally:
+                for n in pending.values():  # a create may have landed: read fresh from now on
+                    self._note_ids.pop(n.subject.id, None)
+                    self._loaded_orgs.discard(n.subject.id)
+            if isinstance(answer, dict) and answer.get("reconciled"):
+                created |= set(landed)
+                self.context.count("notes_written", len(landed))
+                pending = {t: n for t, n in pending.items() if n.subject.id not in landed}
+                if rounds > self.client.policy.max_retries:
+                    for n in pending.values():
+                        errors[n.subject.id] = WriteError(
+                            f"writing the cmrules note on company {n.subject.id} "
+                            f"({n.subject.name}): HubSpot notes batch create kept failing "
+                            f"after {rounds} partial attempts; rerun to finish"
+                        )
+                    break
+                continue
+            done, failed = self._batch_answer(answer, pending, "notes batch create", by_id=False)
+            # an input neither confirmed nor refused: look it up rather than guess
+            unsure = {t: n for t, n in pending.items() if t not in done and t not in failed}
+            if unsure:
+                found = self._find_notes({n.subject.id: n.fingerprint for n in unsure.values()})
+                for t, n in unsure.items():
+                    if n.subject.id in found:
+                        done.add(t)
+                    else:
+                        failed[t] = "HubSpot did not confirm the note"
+            for trace, n in pending.items():
+                if trace in done:
+                    created.add(n.subject.id)
+                else:
+                    errors[n.subject.id] = WriteError(
+                        f"writing the cmrules note on company {n.subject.id} "
+                        f"({n.subject.name}): {failed[trace]}"
+                    )
+            self.context.count("notes_written", len(done))
+            break
+        return created
+
+    def _create_notes_one_by_one(
+        self, notes: list[RenderedNote], errors: dict[str, WriteError]
+    ) -> set[str]:
+        created = set()
+        for n in notes:
+            try:
+                self.write_note(n.subject, n)
+            except WriteError as exc:
+                errors[n.subject.id] = exc
+            else:
+                created.add(n.subject.id)
+        return created
+
+    def _batch_answer(
+        self, answer: Any, pending: Mapping[str, RenderedNote], where: str, by_id: bool
+    ) -> tuple[set[str], dict[str, str]]:
+        """(trace ids confirmed, trace id -> error text) from a 200/201/207 batch answer.
+
+        Errors are mapped back by the ``objectWriteTraceId`` (or, for updates, the record ids)
+        in their ``context``.  Results are matched by their echoed trace id or, for updates,
+        their record id; for creates (new ids, fingerprints not unique across records), when
+        every error was mapped and the result count is what is left, every other input is
+        confirmed.  The order of ``results`` is never relied on; an input neither confirmed
+        nor refused is left out of both (the caller checks it)."""
+        done: set[str] = set()
+        failed: dict[str, str] = {}
+        if not isinstance(answer, dict):
+            return done, failed
+        by_company = {n.subject.id: t for t, n in pending.items()}
+        correlation = self.client.last_correlation_id
+        unmapped = 0
+        for error in _list_of_dicts(answer.get("errors")):
+            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            traces = [str(t) for t in context.get("objectWriteTraceId") or [] if t in pending]
+            if by_id:
+                ids = [str(i) for i in context.get("ids") or []]
+                traces += [by_company[i] for i in ids if i in by_company]
+            message = _scrub(str(error.get("message") or error.get("category") or "error"))
+            category = error.get("category")
+            if category and category not in message:
+                message = f"{message} [{category}]"
+            corr = error.get("correlationId") or correlation
+            text = f"HubSpot {where}: {message}" + (f" (correlation id {corr})" if corr else "")
+            if not traces:
+                unmapped += 1
+                log.warning("%s (for an input HubSpot did not identify)", text)
+            for trace in traces:
+                failed[trace] = text
+        results = _list_of_dicts(answer.get("results"))
+        for item in results:
+            trace = item.get("objectWriteTraceId")
+            if trace in pending:
+                done.add(str(trace))
+            elif by_id and item.get("id") is not None:
+                trace = by_company.get(_str_id(item["id"]))
+                if trace is not None:
+                    done.add(trace)
+        if not by_id and not unmapped and len(results) == len(pending) - len(failed):
+            done = {t for t in pending if t not in failed}
+        return done - set(failed), failed
+
+    def _flag_properties(self, flags: Flags) -> dict[str, str]:
+        return {
+            PROP_RISK: flags.risk_level,
+            PROP_FLAGS: ";".join(sorted(set(flags.rule_ids))),
+            PROP_EVALUATED: to_epoch_ms(flags.evaluated_at),
+            PROP_FINGERPRINT: flags.fingerprint,  # same input: the fingerprint lands last
+        }
+
+    def _update_flags(self, notes: list[RenderedNote], errors: dict[str, WriteError]) -> None:
+        """One ``companies/batch/update`` for the flags (an idempotent write: plain retries)."""
+        pending = {_trace_id("flags", n.subject.id): n for n in notes}
+        payload = {
+            "inputs": [
+                {
+                    "id": n.subject.id,
+                    "properties": self._flag_properties(n.flags),
+                    "objectWriteTraceId": trace,
+                }
+                for trace, n in pending.items()
+            ]
+        }
+        try:
+            answer = self.client.request(
+                "POST", "/crm/v3/objects/companies/batch/update", json_body=payload
+            )
+        except HttpError as exc:
+            if exc.status == 400 and len(notes) > 1:
+                for n in notes:  # rejected as a whole: isolate the bad record(s)
+                    try:
+                        self.write_flags(n.subject, n.flags)
+                    except WriteError as one:
+                        errors[n.subject.id] = one
+                return
+            hint = _setup_hint(exc.status)
+            for n in notes:
+                errors[n.subject.id] = WriteError(
+                    f"writing the cmrules flags on company {n.subject.id} ({n.subject.name}): "
+                    f"{exc}{hint}"
+                )
+            return
+        done, failed = self._batch_answer(answer, pending, "companies batch update", by_id=True)
+        for trace, n in pending.items():
+            if trace in done:
+                continue
+            reason = failed.get(trace, "HubSpot did not confirm the update; rerun to retry")
+            hint = _setup_hint(400) if "VALIDATION_ERROR" in reason else ""
+            errors[n.subject.id] = WriteError(
+                f"writing the cmrules flags on company {n.subject.id} ({n.subject.name}): "
+                f"{reason}{hint}"
+            )
+        self.context.count("flags_written", len(done))
+
+    @staticmethod
+    def _risk_error(subject: Organisation, flags: Flags) -> WriteError:
+        return WriteError(
+            f"company {subject.id}: risk level {flags.risk_level!r} is not one of "
+            + ", ".join(RISK_LEVELS)
+        )
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         stored = []

@@ -11,6 +11,11 @@ It reproduces the wire behaviour the connector depends on (api-facts.md H0–H8,
   NOT_IN/HAS_PROPERTY/NOT_HAS_PROPERTY/CONTAINS_TOKEN, one sort (object or ``"-prop"`` form),
   ``limit`` ≤ 200, numeric ``after``, and the 10,000-result cap (paging past it is a 400);
 * notes create (201, ``hs_timestamp`` required, body ≤ 65,536) with associations;
+* object batch create / update: at most 100 inputs (400 past it), 201/200 or 207 with
+  ``errors[]`` whose ``context.objectWriteTraceId`` names the failed inputs (unknown ids also
+  in ``context.ids``); a repeated id in one batch update is a 400; ``results`` come back in
+  no particular order (here: reversed); per-input failures are injectable
+  (:meth:`FakeHubSpot.reject_in_batch`);
 * company PATCH: unknown properties and unknown enumeration options are 400s;
 * properties API with groups, 201 on create and 409 on duplicates;
 * Bearer auth (401), scopes (403 with ``context.missingScopes``);
@@ -197,6 +202,9 @@ class FakeHubSpot:
         self._mock: responses.RequestsMock | None = None
         self.labels: dict[str, int] = {}  # USER_DEFINED label -> typeId
         self.clock: Any = None  # a FakeClock: the call log then records virtual times
+        # (object type, record id) -> (message, category): batch inputs refused with a 207.
+        # For notes the record id is the company the note is associated with.
+        self.batch_rejections: dict[tuple[str, str], tuple[str, str]] = {}
 
     # -- install ---------------------------------------------------------------------------
     def __enter__(self) -> FakeHubSpot:
@@ -324,6 +332,17 @@ class FakeHubSpot:
             )
         )
 
+    def reject_in_batch(
+        self,
+        object_type: str,
+        record_id: str,
+        message: str = "Property values were not valid",
+        category: str = "VALIDATION_ERROR",
+    ) -> None:
+        """Refuse this record's input in every batch create/update (a 207 item error) until
+        removed from ``batch_rejections``.  For notes, ``record_id`` is the company."""
+        self.batch_rejections[(object_type, record_id)] = (message, category)
+
     def count(self, method: str | None = None, path: str | None = None) -> int:
         return sum(
             1
@@ -417,6 +436,7 @@ class FakeHubSpot:
             {
                 "Content-Type": "application/json",
                 "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-Correlation-Id": f"corr-{len(self.calls)}",
             },
             json.dumps(body),
         )
@@ -445,13 +465,15 @@ class FakeHubSpot:
         m = re.fullmatch(r"/crm/v3/properties/(\w+)(?:/(\w+))?", path)
         if m:
             return self._props(method, m.group(1), m.group(2), body)
-        m = re.fullmatch(r"/crm/v3/objects/(\w+)/batch/(read|update)", path)
+        m = re.fullmatch(r"/crm/v3/objects/(\w+)/batch/(read|update|create)", path)
         if m and method == "POST":
             denied = self._scoped(m.group(1), "read" if m.group(2) == "read" else "write")
             if denied:
                 return denied
             if m.group(2) == "read":
                 return self._batch_read(m.group(1), body)
+            if m.group(2) == "create":
+                return self._batch_create(m.group(1), body)
             return self._batch_update(m.group(1), body)
         m = re.fullmatch(r"/crm/v3/objects/(\w+)/search", path)
         if m and method == "POST":
@@ -578,6 +600,31 @@ class FakeHubSpot:
         self._touch(object_type, record)
         return self._ok(self._public(object_type, record, props))
 
+    def _batch_item_error(
+        self, item: dict[str, Any], message: str, category: str, ids: list[str] | None = None
+    ) -> dict[str, Any]:
+        context: dict[str, list[str]] = {}
+        if item.get("objectWriteTraceId") is not None:
+            context["objectWriteTraceId"] = [str(item["objectWriteTraceId"])]
+        if ids:
+            context["ids"] = ids
+        return {"status": "error", "category": category, "message": message, "context": context}
+
+    def _batch_answer(
+        self, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok_status: int
+    ) -> tuple[int, dict[str, str], str]:
+        answer: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": list(reversed(results)),  # HubSpot does not promise the input order
+            "startedAt": iso(self.clock_ms),
+            "completedAt": iso(self.clock_ms),
+        }
+        if errors:
+            answer["numErrors"] = len(errors)
+            answer["errors"] = errors
+            return self._ok(answer, 207)
+        return self._ok(answer, ok_status)
+
     def _batch_update(
         self, object_type: str, body: dict[str, Any]
     ) -> tuple[int, dict[str, str], str]:
@@ -586,13 +633,65 @@ class FakeHubSpot:
             return self._error(
                 400, f"Too many inputs: {len(inputs)}, the maximum is 100", "VALIDATION_ERROR"
             )
-        results = []
+        ids = [str(item["id"]) for item in inputs]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            return self._error(
+                400,
+                f"Duplicate IDs found in batch input: {repeated}. IDs must be unique",
+                "VALIDATION_ERROR",
+            )
+        results, errors = [], []
         for item in inputs:
-            status, _, text = self._patch(object_type, str(item["id"]), item)
+            object_id = str(item["id"])
+            rejection = self.batch_rejections.get((object_type, object_id))
+            if rejection is not None:
+                errors.append(self._batch_item_error(item, *rejection))
+                continue
+            if object_id not in self.objects[object_type]:
+                errors.append(
+                    self._batch_item_error(
+                        item, f"Object {object_id} not found", "OBJECT_NOT_FOUND", [object_id]
+                    )
+                )
+                continue
+            status, _, text = self._patch(object_type, object_id, item)
             if status != 200:
-                return status, {}, text
+                error = json.loads(text)
+                errors.append(self._batch_item_error(item, error["message"], error["category"]))
+                continue
             results.append(json.loads(text))
-        return self._ok({"status": "COMPLETE", "results": results})
+        return self._batch_answer(results, errors, 200)
+
+    def _batch_create(
+        self, object_type: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str]:
+        inputs = body.get("inputs", [])
+        if len(inputs) > 100:
+            return self._error(
+                400, f"Too many inputs: {len(inputs)}, the maximum is 100", "VALIDATION_ERROR"
+            )
+        results, errors = [], []
+        for item in inputs:
+            targets = [str(a["to"]["id"]) for a in item.get("associations") or []]
+            rejection = next(
+                (
+                    self.batch_rejections[(object_type, t)]
+                    for t in targets
+                    if (object_type, t) in self.batch_rejections
+                ),
+                None,
+            )
+            if rejection is not None:
+                errors.append(self._batch_item_error(item, *rejection))
+                continue
+            status, _, text = self._create(object_type, item)
+            if status != 201:
+                error = json.loads(text)
+                errors.append(self._batch_item_error(item, error["message"], error["category"]))
+                continue
+            results.append(json.loads(text))
+        return self._batch_answer(results, errors, 201)
 
     def _create(self, object_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         props = {k: str(v) for k, v in (body.get("properties") or {}).items()}
