@@ -1650,7 +1650,8 @@ class HubSpotConnector(Connector):
         correlation = self.client.last_correlation_id
         unmapped = 0
         for error in _list_of_dicts(answer.get("errors")):
-            context = error.get("context") if isinstance(error.get("context"), dict) else {}
+            raw_context = error.get("context")
+            context: dict[str, Any] = raw_context if isinstance(raw_context, dict) else {}
             traces = [str(t) for t in context.get("objectWriteTraceId") or [] if t in pending]
             if by_id:
                 ids = [str(i) for i in context.get("ids") or []]
@@ -1668,13 +1669,13 @@ class HubSpotConnector(Connector):
                 failed[trace] = text
         results = _list_of_dicts(answer.get("results"))
         for item in results:
-            trace = item.get("objectWriteTraceId")
-            if trace in pending:
-                done.add(str(trace))
+            echoed = item.get("objectWriteTraceId")
+            if echoed in pending:
+                done.add(str(echoed))
             elif by_id and item.get("id") is not None:
-                trace = by_company.get(_str_id(item["id"]))
-                if trace is not None:
-                    done.add(trace)
+                matched = by_company.get(_str_id(item["id"]))
+                if matched is not None:
+                    done.add(matched)
         if not by_id and not unmapped and len(results) == len(pending) - len(failed):
             done = {t for t in pending if t not in failed}
         return done - set(failed), failed
