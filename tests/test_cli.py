@@ -160,3 +160,20 @@ def test_secrets_from_env_are_redacted_from_logs(cfg, monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "leaking *** here" in captured.err
     assert "tok-very-secret-123" not in captured.err + res.output
+
+
+def test_terminal_output_strips_escape_sequences(tmp_path):
+    db = tmp_path / "t.sqlite3"
+    conn = LocalConnector({"path": str(db), "demo": False})
+    data = tmp_path / "t.yaml"
+    data.write_text(
+        'organisations:\n  - {id: v1, name: "Evil\\e[2J\\e]0;pwned\\u0007 Agency", kind: vendor}\n'
+    )
+    import_file(conn, data)
+    conn.close()
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"local: {{path: {db}, demo: false}}\n")
+    for fmt in ("table", "markdown"):
+        res = run(cfg, "evaluate", "--vendor", "v1", "--no-write", "--format", fmt)
+        assert "\x1b" not in res.output and "\x07" not in res.output
+        assert "Agency" in res.output
