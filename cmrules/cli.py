@@ -316,7 +316,7 @@ def vendors(ctx: click.Context) -> None:
     session = _session(ctx)
     for org in session.connector.find_organisations("", OrgKind.VENDOR):
         if org.kind == OrgKind.VENDOR:
-            click.echo(f"{org.id}\t{org.name}")
+            click.echo(_term(f"{org.id}\t{org.name}"))
 
 
 @cli.command()
@@ -339,10 +339,10 @@ def notes(ctx: click.Context, vendor: str | None, company: str | None) -> None:
     kind = OrgKind.VENDOR if vendor else OrgKind.COMPANY
     subject, stored = list_notes(session, vendor or company or "", kind)
     if not stored:
-        click.echo(f"no cmrules note on {subject.name} yet")
+        click.echo(_term(f"no cmrules note on {subject.name} yet"))
     for n in stored:
         click.echo(f"--- note {n.id} · {n.created_at.isoformat()} · {n.fingerprint}")
-        click.echo(n.body)
+        click.echo(_term(n.body))
 
 
 @cli.command()
@@ -544,6 +544,12 @@ def local_path(ctx: click.Context) -> None:
     if isinstance(conn, LocalConnector):
         _ = conn.db
         click.echo(str(conn.path))
+
+
+def _term(text: str) -> str:
+    from .output import _term as clean
+
+    return clean(text)
 
 
 def main() -> None:
