@@ -547,9 +547,9 @@ def local_path(ctx: click.Context) -> None:
 
 
 def _term(text: str) -> str:
-    from .output import _term as clean
+    from .output import term_safe
 
-    return clean(text)
+    return term_safe(text)
 
 
 def main() -> None:

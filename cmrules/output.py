@@ -25,7 +25,7 @@ _WRITE = {
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10)) | {127: None}
 
 
-def _term(text: str) -> str:
+def term_safe(text: str) -> str:
     """CRM text bound for a terminal: no escape sequences or other control characters."""
     return text.translate(_CONTROL)
 
@@ -77,7 +77,7 @@ def to_table(report: Report) -> str:
     out.append("")
     out.append(_summary_line(s, lang))
     out.extend(f"! {w}" for w in report.warnings)
-    return _term("\n".join(out))
+    return term_safe("\n".join(out))
 
 
 def _summary_line(s: dict[str, Any], lang: str) -> str:
@@ -113,7 +113,7 @@ def to_markdown(report: Report) -> str:
             out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
         out.append("")
     out.append(_summary_line(report.summary(), lang))
-    return _term("\n".join(out))
+    return term_safe("\n".join(out))
 
 
 def _md(text: str) -> str:
@@ -131,4 +131,4 @@ def dry_run_notes(report: Report) -> str:
             out.append(f"===== {r.subject.name} ({r.kind} {r.subject.id}) =====")
             out.append(r.note.text)
             out.append("")
-    return _term("\n".join(out))
+    return term_safe("\n".join(out))
