@@ -452,6 +452,7 @@ class HubSpotConnector(Connector):
             "job_titles",
             "attributes",
             "engagement_started_property",
+            "external_id_property",
             "proposal_pattern",
             "report_pattern",
             "offer_change_pattern",
@@ -510,6 +511,8 @@ class HubSpotConnector(Connector):
         self.job_titles = self._job_titles()
         self.org_attrs, self.contact_attrs, self.engagement_attrs = self._attributes()
         self.engagement_started_property = s.get("engagement_started_property") or None
+        # company property holding the id other systems know it by (for match_by: external_id)
+        self.external_id_property = s.get("external_id_property") or None
         self.patterns = {k: self._regex(k, v) for k, v in DEFAULT_PATTERNS.items()}
         self.proposal_status_property = s.get("proposal_status_property") or None
         self.proposal_decided_property = s.get("proposal_decided_property") or None
@@ -813,6 +816,8 @@ class HubSpotConnector(Connector):
         props |= set(self.org_attrs.values()) | set(self.engagement_attrs.values())
         if self.engagement_started_property:
             props.add(self.engagement_started_property)
+        if self.external_id_property:
+            props.add(self.external_id_property)
         return sorted(props)
 
     def _contact_properties(self) -> list[str]:
@@ -883,6 +888,11 @@ class HubSpotConnector(Connector):
             name=name,
             kind=kind,
             domain=(props.get("domain") or None),
+            external_id=(
+                str(props.get(self.external_id_property) or "").strip() or None
+                if self.external_id_property
+                else None
+            ),
             attributes=self._attrs(where, props, self.org_attrs, ORG_ATTRIBUTES),
             writeback=writeback,
             source=self.name,

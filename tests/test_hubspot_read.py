@@ -483,3 +483,15 @@ def test_missing_ids_reach_the_core_report():
             session, vendor=vendor, as_of=datetime(2026, 11, 1, tzinfo=UTC), write=False
         )
         assert any("777777" in w for w in report.warnings)
+
+
+def test_external_id_property_fills_external_id():
+    with FakeHubSpot() as fake:
+        vendor = fake.company("V", type="VENDOR", cm_ext="VEND-1")
+        client = fake.company("C", cm_ext="  ")
+        fake.associate("companies", vendor, "companies", client)
+        ds = make_connector(fake, external_id_property="cm_ext").load([vendor])
+        assert ds.organisations[vendor].external_id == "VEND-1"
+        assert ds.organisations[client].external_id is None
+        plain = make_connector(fake).load([vendor])
+        assert plain.organisations[vendor].external_id is None
