@@ -146,6 +146,15 @@ DEFAULT_BUYING_ROLES: dict[str, str] = {
     "INFLUENCER": "contributor",
     "END_USER": "contributor",
 }
+
+#: community-manager job titles, the same on both sides
+_CM_TITLES = [
+    "community manager",
+    "social media manager",
+    "gestionnaire de communauté",
+    "animateur de communauté",
+    "animatrice de communauté",
+]
 DEFAULT_JOB_TITLES: dict[str, dict[str, list[str]]] = {
     "company": {
         "executive_sponsor": [
@@ -184,13 +193,7 @@ DEFAULT_JOB_TITLES: dict[str, dict[str, list[str]]] = {
             "chargée de communication",
             "product owner",
         ],
-        "community_manager": [
-            "community manager",
-            "social media manager",
-            "gestionnaire de communauté",
-            "animateur de communauté",
-            "animatrice de communauté",
-        ],
+        "community_manager": _CM_TITLES,
     },
     "vendor": {
         "vendor_referent": [
@@ -208,13 +211,7 @@ DEFAULT_JOB_TITLES: dict[str, dict[str, list[str]]] = {
             "cheffe de projet",
             "project manager",
         ],
-        "community_manager": [
-            "community manager",
-            "social media manager",
-            "gestionnaire de communauté",
-            "animateur de communauté",
-            "animatrice de communauté",
-        ],
+        "community_manager": _CM_TITLES,
     },
 }
 DEFAULT_PATTERNS = {
