@@ -73,9 +73,9 @@ class Config:
     def default_state_path(self) -> Path:
         if self.state_path is not None:
             return self.state_path
-        home = os.environ.get("CMRULES_HOME")
-        base = Path(home) if home else Path.home() / ".local" / "state" / "cmrules"
-        return base / f"sync-{self.source}.json"
+        from .paths import state_dir
+
+        return state_dir() / f"sync-{self.source}.json"
 
 
 def find_config(explicit: str | None) -> Path | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import redact
 from .findings import format_records, format_value, sort_findings
 from .notes import LABELS
 from .service import Report
@@ -22,12 +23,9 @@ _WRITE = {
 }  # fmt: skip
 
 
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10)) | {127: None}
-
-
 def term_safe(text: str) -> str:
-    """CRM text bound for a terminal: no escape sequences or other control characters."""
-    return text.translate(_CONTROL)
+    """CRM text bound for a terminal: no escape sequences, C1 controls or bidi overrides."""
+    return redact.term_safe(text)
 
 
 def to_json(report: Report) -> str:

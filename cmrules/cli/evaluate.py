@@ -1,0 +1,146 @@
+"""``evaluate`` and ``sync``: evaluate records and write the findings back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .app import EXIT_PARTIAL, cli
+from .common import fail_on_exit, open_session, output_options
+
+
+@cli.command()
+@click.option("--vendor", metavar="NAME|ID", help="Vendor to evaluate, with its clients.")
+@click.option("--company", metavar="NAME|ID", help="One client company to evaluate.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--no-write", is_flag=True, help="Evaluate only; do not write notes back.")
+@output_options
+@click.pass_context
+def evaluate(
+    ctx: click.Context,
+    vendor: str | None,
+    company: str | None,
+    fmt: str,
+    no_write: bool,
+    lang: str | None,
+    as_of: str | None,
+    dry_run: bool,
+    fail_on: str | None,
+) -> None:
+    """Evaluate a vendor and its client companies (or one company) and write the notes.
+
+    \b
+    Example:
+      cmrules evaluate --vendor "Pixel Social" --lang en --dry-run
+    """
+    from .. import output
+    from ..service import evaluate as run
+    from ..service import parse_as_of
+
+    if not vendor and not company:
+        raise click.UsageError("give --vendor NAME|ID or --company NAME|ID")
+    moment = parse_as_of(as_of)
+    session = open_session(ctx)
+    report = run(
+        session,
+        vendor=vendor,
+        company=company,
+        as_of=moment,
+        language=lang,
+        dry_run=dry_run,
+        write=not no_write,
+    )
+    if fmt == "json":
+        click.echo(output.to_json(report))
+    elif fmt == "markdown":
+        click.echo(output.to_markdown(report))
+    else:
+        click.echo(output.to_table(report))
+        if dry_run:
+            notes = output.dry_run_notes(report)
+            if notes:
+                click.echo("\n" + notes)
+    code = fail_on_exit(report, fail_on or session.config.fail_on)
+    if report.count("failed"):
+        code = EXIT_PARTIAL
+    ctx.exit(code)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Ignore the watermark: evaluate everything.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--state", "state_path", metavar="PATH", help="State file (default: config).")
+@output_options
+@click.pass_context
+def sync(
+    ctx: click.Context,
+    full: bool,
+    as_json: bool,
+    state_path: str | None,
+    lang: str | None,
+    as_of: str | None,
+    dry_run: bool,
+    fail_on: str | None,
+) -> None:
+    """Nightly job: evaluate everything changed since the last successful run.
+
+    \b
+    Example (cron, 02:30 every night):
+      30 2 * * * cmrules --config /etc/cmrules.yaml sync --json >> /var/log/cmrules.jsonl
+    """
+    from pathlib import Path
+
+    from ..service import parse_as_of
+    from ..service import sync as run
+
+    session = open_session(ctx)
+    if lang:
+        session.config.language = lang
+    moment = parse_as_of(as_of) if as_of else None
+    bar: dict[str, Any] = {}
+    show = not as_json and sys.stderr.isatty()
+
+    def start(n: int) -> None:
+        if show and n:
+            bar["b"] = click.progressbar(length=n, label="writing back", file=sys.stderr)
+            bar["b"].__enter__()
+
+    def step(_: Any) -> None:
+        if "b" in bar:
+            bar["b"].update(1)
+
+    try:
+        report = run(
+            session,
+            full=full,
+            dry_run=dry_run,
+            as_of=moment,
+            state_path=Path(state_path) if state_path else None,
+            on_start=start,
+            on_progress=step,
+        )
+    finally:
+        if "b" in bar:
+            bar["b"].__exit__(None, None, None)
+    summary = report.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    else:
+        from ..output import _summary_line
+
+        click.echo(_summary_line(summary, report.language))
+        for w in report.warnings:
+            click.echo(f"! {w}", err=True)
+    code = fail_on_exit(report, fail_on or session.config.fail_on)
+    if summary["failed"]:
+        code = EXIT_PARTIAL
+    ctx.exit(code)

@@ -1,0 +1,53 @@
+"""The ``local`` group: the embedded local database."""
+
+from __future__ import annotations
+
+import click
+
+from .app import cli
+from .common import open_session
+
+
+@cli.group()
+def local() -> None:
+    """The embedded local database."""
+
+
+@local.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def local_import(ctx: click.Context, file: str) -> None:
+    """Import organisations, contacts, activities and engagements from YAML or JSON.
+
+    Nothing partial is committed: a bad row stops the import with its file, row and line.
+
+    \b
+    Example:
+      cmrules local import examples/import-example.yaml
+    """
+    from ..connectors.local import LocalConnector, import_file
+    from ..errors import ConfigError
+
+    session = open_session(ctx)
+    conn = session.connector
+    if not isinstance(conn, LocalConnector):
+        raise ConfigError(
+            f"'local import' needs source: local (this config uses {session.config.source})"
+        )
+    counts = import_file(conn, file)
+    click.echo(
+        "imported " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {conn.path}"
+    )
+
+
+@local.command("path")
+@click.pass_context
+def local_path(ctx: click.Context) -> None:
+    """Print the local database path (creating it from the demo if needed)."""
+    from ..connectors.local import LocalConnector
+
+    session = open_session(ctx)
+    conn = session.connector
+    if isinstance(conn, LocalConnector):
+        _ = conn.db
+        click.echo(str(conn.path))
