@@ -236,8 +236,8 @@ def test_search_throttle_four_per_second_on_its_own_bucket():
             fake.company(f"V{i}", type="VENDOR")
         connector = make_connector(fake, clock=clock)
         for _ in range(3):
-            connector._vendor_cache = None
-            assert len(connector._vendor_ids()) == 450  # 3 pages of 200 each time
+            connector.reader.vendor_cache = None
+            assert len(connector.reader.vendor_ids()) == 450  # 3 pages of 200 each time
         times = [c["t"] for c in fake.calls if c["path"].endswith("/search")]
         assert len(times) == 9
         assert max(sum(1 for t in times if s <= t < s + 1) for s in times) == 4

@@ -1,0 +1,82 @@
+"""Names and small pure helpers every module of the HubSpot package shares.
+
+The ``cmrules_*`` company properties, the note footer marker, API limits, and helpers for
+ids, chunking and message scrubbing.  No I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from cmrules.errors import ConnectorError
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+BATCH_READ_LIMIT = 100  # object batch read inputs
+BATCH_WRITE_LIMIT = 100  # object batch create / update inputs
+ASSOC_BATCH_LIMIT = 1000  # v4 association batch read inputs
+SEARCH_PAGE_LIMIT = 200  # search page size
+SEARCH_CAP = 10_000  # results per search query; paging past it is a 400
+NOTE_BODY_LIMIT = 65_536
+NOTE_TO_COMPANY = 190
+
+PROPERTY_GROUP = "cmrules"
+PROP_RISK = "cmrules_risk_level"
+PROP_FLAGS = "cmrules_flags"
+PROP_EVALUATED = "cmrules_last_evaluated"
+PROP_FINGERPRINT = "cmrules_fingerprint"
+FLAG_PROPERTIES = (PROP_RISK, PROP_FLAGS, PROP_EVALUATED, PROP_FINGERPRINT)
+#: Organisation.writeback key for each flag property.
+WRITEBACK_KEYS = {
+    PROP_FINGERPRINT: "fingerprint",
+    PROP_RISK: "risk_level",
+    PROP_FLAGS: "flags",
+    PROP_EVALUATED: "last_evaluated",
+}
+RISK_LEVELS = ("high", "medium", "low", "info", "none")
+
+#: The marker the core puts in each note's footer; note_exists/notes look for it.
+FOOTER_RE = re.compile(r"cmrules:([A-Za-z0-9][A-Za-z0-9_.\-]*)")
+
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"']+)\?[^\s\"']*")
+
+
+def scrub(text: str) -> str:
+    """Drop query strings from URLs quoted in a message (they can carry tokens)."""
+    return _URL_QUERY.sub(r"\1", text)
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def str_id(value: Any) -> str:
+    """``toObjectId`` arrives as an integer on the wire and a string in the spec."""
+    if isinstance(value, bool) or value is None:
+        raise ConnectorError(f"HubSpot sent an invalid record id {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def id_key(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (math.inf, value)  # type: ignore[return-value]
+
+
+def shape(body: Any, key: str, where: str) -> list[Any]:
+    if not isinstance(body, dict):
+        raise ConnectorError(f"HubSpot {where}: unexpected answer (not a JSON object)")
+    value = body.get(key, [])
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConnectorError(f"HubSpot {where}: unexpected answer ('{key}' is not a list)")
+    return value
+
+
+def list_of_dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

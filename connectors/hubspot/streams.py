@@ -1,0 +1,203 @@
+"""Raw reads from HubSpot: object batch reads, v4 association batch reads and searches.
+
+Each function returns raw property dicts or association targets, batched at the API's
+limits and paged until exhausted; none of them builds model objects (that is
+:mod:`.mappers`).  Problems that do not stop the read (ids HubSpot does not know) go to the
+``warn`` callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cmrules.errors import ConnectorError
+
+from .client import HubSpotClient
+from .common import (
+    ASSOC_BATCH_LIMIT,
+    BATCH_READ_LIMIT,
+    SEARCH_CAP,
+    SEARCH_PAGE_LIMIT,
+    chunks,
+    id_key,
+    scrub,
+    shape,
+    str_id,
+)
+
+log = logging.getLogger("cmrules.connectors.hubspot")
+
+
+@dataclass(frozen=True)
+class AssocTarget:
+    id: str
+    labels: tuple[str, ...]  # non-null labels, as HubSpot spells them
+    type_ids: tuple[int, ...]
+
+
+class HubSpotStreams:
+    """Batched, paged reads of one object type at a time."""
+
+    def __init__(self, client: HubSpotClient, warn: Callable[[str], None]):
+        self.client = client
+        self._warn = warn
+
+    def batch_read(
+        self,
+        object_type: str,
+        ids: Iterable[str],
+        properties: Iterable[str],
+        quiet: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        """id -> properties, 100 ids per call; ids HubSpot does not know are reported, not fatal
+        (``quiet``: not even reported, for look-ups where an unknown id is an expected answer)."""
+        unique = sorted(set(ids), key=id_key)
+        props = sorted(set(properties))
+        records: dict[str, dict[str, Any]] = {}
+        path = f"/crm/v3/objects/{object_type}/batch/read"
+        for chunk in chunks(unique, BATCH_READ_LIMIT):
+            body = self.client.request(
+                "POST",
+                path,
+                params={"archived": "false"},
+                json_body={
+                    "inputs": [{"id": i} for i in chunk],
+                    "properties": props,
+                    "propertiesWithHistory": [],
+                },
+            )
+            for item in shape(body, "results", f"{object_type} batch read"):
+                if isinstance(item, dict) and item.get("id") is not None:
+                    properties_map = item.get("properties") or {}
+                    records[str_id(item["id"])] = dict(properties_map)
+            if not quiet:
+                self._report_batch_errors(body, f"{object_type} batch read")
+        return records
+
+    def _report_batch_errors(self, body: Any, where: str) -> None:
+        for error in (body or {}).get("errors") or []:
+            if not isinstance(error, dict):
+                continue
+            ids = (error.get("context") or {}).get("ids") or []
+            message = str(error.get("message") or error.get("category") or "error")
+            suffix = f" ids {', '.join(map(str, ids[:20]))}" if ids else ""
+            self._warn(f"HubSpot {where}: {scrub(message)}{suffix}")
+
+    def associations(
+        self, from_type: str, to_type: str, ids: Iterable[str]
+    ) -> dict[str, list[AssocTarget]]:
+        """from id -> targets, via v4 batch read (1,000 ids per call, per-result paging)."""
+        path = f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+        result: dict[str, list[AssocTarget]] = defaultdict(list)
+        pending: list[dict[str, str]] = [{"id": i} for i in sorted(set(ids), key=id_key)]
+        seen_cursors: set[tuple[str, str]] = set()
+        while pending:
+            batch, pending = pending[:ASSOC_BATCH_LIMIT], pending[ASSOC_BATCH_LIMIT:]
+            body = self.client.request("POST", path, json_body={"inputs": batch})
+            for item in shape(body, "results", f"{from_type}→{to_type} associations"):
+                if not isinstance(item, dict):
+                    continue
+                from_id = str_id((item.get("from") or {}).get("id"))
+                for to in item.get("to") or []:
+                    types = to.get("associationTypes") or []
+                    result[from_id].append(
+                        AssocTarget(
+                            id=str_id(to.get("toObjectId")),
+                            labels=tuple(
+                                t["label"] for t in types if isinstance(t.get("label"), str)
+                            ),
+                            type_ids=tuple(
+                                int(t["typeId"]) for t in types if t.get("typeId") is not None
+                            ),
+                        )
+                    )
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    if (from_id, str(after)) in seen_cursors:
+                        raise ConnectorError(
+                            f"HubSpot {from_type}→{to_type} associations: the paging cursor for "
+                            f"record {from_id} repeated; stopping instead of looping"
+                        )
+                    seen_cursors.add((from_id, str(after)))
+                    pending.append({"id": from_id, "after": str(after)})
+            # errors here are inputs without associations or unknown ids: informational
+            for error in (body or {}).get("errors") or []:
+                if isinstance(error, dict):
+                    log.debug(
+                        "HubSpot %s→%s associations: %s",
+                        from_type,
+                        to_type,
+                        scrub(str(error.get("message") or error.get("category"))),
+                    )
+        return dict(result)
+
+    def search(
+        self,
+        object_type: str,
+        filters: list[dict[str, Any]],
+        properties: Iterable[str],
+        max_results: int | None = None,
+        query: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record matching ``filters`` (ANDed), sorted by ``hs_object_id`` ascending.
+
+        A query can page through at most 10,000 results, so when a window nears the cap the
+        search restarts with ``hs_object_id GT <last id seen>``.  Sorting by the id gives a
+        total order: equal modification timestamps (HubSpot bulk jobs) can neither loop nor
+        drop records.
+        """
+        path = f"/crm/v3/objects/{object_type}/search"
+        props = sorted(set(properties) | {"hs_object_id"})
+        cursor: str | None = None
+        produced = 0
+        while True:
+            window_filters = list(filters)
+            if cursor is not None:
+                window_filters.append(
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": cursor}
+                )
+            offset = 0
+            after: str | None = None
+            last_id: str | None = None
+            while True:
+                body: dict[str, Any] = {
+                    "filterGroups": [{"filters": window_filters}] if window_filters else [],
+                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    "properties": props,
+                    "limit": SEARCH_PAGE_LIMIT,
+                }
+                if query is not None:
+                    body["query"] = query
+                if after is not None:
+                    body["after"] = after
+                answer = self.client.request("POST", path, json_body=body, buckets=("search",))
+                results = shape(answer, "results", f"{object_type} search")
+                for item in results:
+                    if not isinstance(item, dict) or item.get("id") is None:
+                        continue
+                    last_id = str_id(item["id"])
+                    yield item
+                    produced += 1
+                    if max_results is not None and produced >= max_results:
+                        return
+                offset += len(results)
+                nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                if not nxt or not results:
+                    return
+                try:
+                    next_offset = int(str(nxt))
+                except ValueError:
+                    next_offset = offset
+                if next_offset + SEARCH_PAGE_LIMIT > SEARCH_CAP:
+                    break  # the next page may cross the 10k cap: open a new window
+                after = str(nxt)
+            if last_id is None or last_id == cursor:
+                raise ConnectorError(
+                    f"HubSpot {object_type} search: the hs_object_id window did not advance; "
+                    "stopping instead of looping"
+                )
+            cursor = last_id
