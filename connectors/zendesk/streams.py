@@ -1,0 +1,185 @@
+"""Raw reads from Zendesk Support: cursor-paged lists, organisations (cached per run),
+ticket metrics, and the incremental exports.  Returns raw dicts; :mod:`.mappers` builds the
+model from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from cmrules.errors import ConnectorError, UsageError
+from cmrules.http import HttpError
+
+from .client import ZendeskClient
+from .settings import API, ZendeskSettings
+
+#: ``ticket_metrics: auto`` reads metrics ticket by ticket up to this many tickets
+AUTO_PER_TICKET_MAX = 10
+
+
+class ZendeskStreams:
+    """Reads for one run; ``orgs`` caches raw organisations by id (the writer refreshes it)."""
+
+    def __init__(self, client: ZendeskClient, settings: ZendeskSettings):
+        self.client = client
+        self.settings = settings
+        self.orgs: dict[str, dict[str, Any]] = {}  # raw organisations by id
+        self.listed = False  # every organisation is in ``orgs``
+
+    def search_orgs(self, param: str, value: str) -> list[dict[str, Any]]:
+        """``/organizations/search?<param>=<value>`` (external_id or name)."""
+        body = self.get(f"{API}/organizations/search", {param: value})
+        return [raw for raw in body.get("organizations") or [] if isinstance(raw, dict)]
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        body = self.client.request("GET", path, params=params, **kw)
+        if not isinstance(body, dict):
+            raise ConnectorError(f"Zendesk GET {urlsplit(path).path}: expected a JSON object")
+        return body
+
+    def _next_url(self, link: Any) -> str | None:
+        """Follow ``links.next`` only on our own site: credentials must not travel elsewhere."""
+        if isinstance(link, str) and link.startswith(self.settings.base_url + "/"):
+            return link
+        return None
+
+    def paginate(
+        self, path: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Cursor pagination: ``page[size]``, ``meta.has_more``, ``links.next`` (or
+        ``page[after]``); guards against a repeated cursor."""
+        url: str = f"{API}{path}"
+        query: dict[str, Any] | None = {**(params or {}), "page[size]": self.settings.page_size}
+        seen: set[str] = set()
+        while True:
+            body = self.get(url, query)
+            items = body.get(key)
+            if not isinstance(items, list):
+                raise ConnectorError(
+                    f"Zendesk GET {API}{path}: the answer has no '{key}' list; check base_url "
+                    "points at Zendesk Support"
+                )
+            yield from (i for i in items if isinstance(i, dict))
+            meta = body.get("meta") or {}
+            if not meta.get("has_more"):
+                return
+            cursor = meta.get("after_cursor")
+            nxt = self._next_url((body.get("links") or {}).get("next"))
+            token = nxt or (str(cursor) if cursor else None)
+            if token is None or token in seen:
+                raise ConnectorError(
+                    f"Zendesk GET {API}{path}: has_more is true but the next cursor is "
+                    "missing or repeated; stopping to avoid a loop"
+                )
+            seen.add(token)
+            if nxt:
+                url, query = nxt, None
+            else:
+                url, query = (
+                    f"{API}{path}",
+                    {
+                        **(params or {}),
+                        "page[size]": self.settings.page_size,
+                        "page[after]": cursor,
+                    },
+                )
+
+    def list_orgs(self) -> dict[str, dict[str, Any]]:
+        if not self.listed:
+            for raw in self.paginate("/organizations", "organizations"):
+                self.orgs[str(raw["id"])] = raw
+            self.listed = True
+        return self.orgs
+
+    def org(self, org_id: str, *, fresh: bool = False) -> dict[str, Any]:
+        org_id = str(org_id).strip()
+        if not fresh and org_id in self.orgs:
+            return self.orgs[org_id]
+        if not org_id.isdigit():
+            raise UsageError(f"{org_id!r} is not a Zendesk organisation id (ids are numbers)")
+        try:
+            raw = self.get(f"{API}/organizations/{org_id}").get("organization")
+        except HttpError as exc:
+            if exc.status == 404:
+                raise UsageError(
+                    f"no Zendesk organisation with id {org_id}; check the id in Zendesk "
+                    "(Admin > Organizations) or use `cmrules find`"
+                ) from None
+            raise
+        if not isinstance(raw, dict):
+            raise ConnectorError(f"Zendesk GET {API}/organizations/{org_id}: no 'organization'")
+        self.orgs[org_id] = raw
+        return raw
+
+    def metrics(self, ticket_ids: set[str]) -> dict[str, Mapping[str, Any]]:
+        """Ticket metrics by ticket id.  ``bulk`` pages ``/ticket_metrics`` (100 per call) and
+        stops as soon as every wanted ticket is covered; ``per_ticket`` makes one call each;
+        ``auto`` uses ``per_ticket`` for at most ``AUTO_PER_TICKET_MAX`` tickets."""
+        found: dict[str, Mapping[str, Any]] = {}
+        if not ticket_ids:
+            return found
+        mode = self.settings.opts["ticket_metrics"]
+        if mode == "auto":  # bounded per-ticket cost vs. a bulk cost that grows with the account
+            mode = "per_ticket" if len(ticket_ids) <= AUTO_PER_TICKET_MAX else "bulk"
+        if mode == "per_ticket":
+            for tid in sorted(ticket_ids, key=int):
+                try:
+                    body = self.get(f"{API}/tickets/{tid}/metrics")
+                except HttpError as exc:
+                    if exc.status == 404:
+                        continue
+                    raise
+                metric = body.get("ticket_metric")
+                if isinstance(metric, dict):
+                    found[tid] = metric
+            return found
+        pages = self.paginate("/ticket_metrics", "ticket_metrics")
+        for metric in pages:
+            tid = str(metric.get("ticket_id"))
+            if tid in ticket_ids:
+                found[tid] = metric
+                if len(found) == len(ticket_ids):
+                    break  # the generator is lazy: no further page is requested
+        return found
+
+    def export_orgs(self, start: int) -> Iterator[dict[str, Any]]:
+        url = f"{API}/incremental/organizations"
+        params: dict[str, Any] | None = {"start_time": start}
+        seen: set[str] = set()
+        while True:
+            body = self.get(url, params, buckets=("default", "incremental"))
+            yield from (o for o in body.get("organizations") or [] if isinstance(o, dict))
+            if body.get("end_of_stream", True):
+                return
+            nxt = self._next_url(body.get("next_page"))
+            end_time = body.get("end_time")
+            if nxt and nxt not in seen:
+                seen.add(nxt)
+                url, params = nxt, None
+            elif end_time is not None and str(end_time) not in seen:
+                seen.add(str(end_time))
+                url, params = f"{API}/incremental/organizations", {"start_time": end_time}
+            else:
+                raise ConnectorError(
+                    "Zendesk incremental organisations export: end_of_stream is false but the "
+                    "next page repeats; stopping to avoid a loop"
+                )
+
+    def export_cursor(self, kind: str, start: int) -> Iterator[dict[str, Any]]:
+        url = f"{API}/incremental/{kind}/cursor.json"
+        params: dict[str, Any] | None = {"start_time": start}
+        seen: set[str] = set()
+        while True:
+            body = self.get(url, params, buckets=("default", "incremental"))
+            yield from (o for o in body.get(kind) or [] if isinstance(o, dict))
+            if body.get("end_of_stream", True):
+                return
+            cursor = body.get("after_cursor")
+            if not cursor or cursor in seen:
+                raise ConnectorError(
+                    f"Zendesk incremental {kind} export: end_of_stream is false but the cursor "
+                    "is missing or repeats; stopping to avoid a loop"
+                )
+            seen.add(cursor)
+            url, params = f"{API}/incremental/{kind}/cursor.json", {"cursor": cursor}
