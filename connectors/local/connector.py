@@ -1,0 +1,284 @@
+"""The embedded default connector: a SQLite database, created on first use from the demo.
+
+Works with no network and no config.  ``cmrules local import FILE`` loads your own data
+(:mod:`.importer`); notes cmrules writes back are stored in the same database (:mod:`.store`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cmrules.connector import (
+    ChangeSet,
+    Connector,
+    ConnectorContext,
+    Flags,
+    RenderedNote,
+    StoredNote,
+)
+from cmrules.model import (
+    CONTACT_ATTRIBUTES,
+    ENGAGEMENT_ATTRIBUTES,
+    ORG_ATTRIBUTES,
+    Activity,
+    ActivityKind,
+    Contact,
+    Dataset,
+    Engagement,
+    Organisation,
+    OrgKind,
+    Role,
+    Side,
+)
+from cmrules.values import iso, parse_datetime
+
+from .importer import import_file
+from .store import decode_attrs, default_path, demo_file, open_database
+
+
+class LocalConnector(Connector):
+    """SQLite-backed connector (config section ``local``)."""
+
+    name = "local"
+    settings_keys: ClassVar[frozenset[str]] = frozenset({"path", "demo"})
+
+    def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
+        super().__init__(settings, context)
+        path = self.settings.get("path")
+        self.path = Path(os.path.expanduser(str(path))) if path else default_path()
+        self.created = False
+        self._db: sqlite3.Connection | None = None
+
+    # -- database -----------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            new = not self.path.exists()
+            self._db = open_database(self.path)
+            if new and self.settings.get("demo", True):
+                import_file(self, demo_file())
+                self.created = True
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def describe(self) -> str:
+        return f"local database {self.path}"
+
+    # -- reading ------------------------------------------------------------------------------
+    def _org(self, row: sqlite3.Row | tuple[Any, ...]) -> Organisation:
+        oid, name, kind, domain, ext, attrs, updated = row
+        flags = self.db.execute(
+            "SELECT fingerprint FROM flags WHERE subject_id = ?", (oid,)
+        ).fetchone()
+        return Organisation(
+            id=oid,
+            name=name,
+            kind=OrgKind(kind),
+            domain=domain,
+            external_id=ext,
+            attributes=decode_attrs(attrs, ORG_ATTRIBUTES),
+            writeback={"fingerprint": flags[0]} if flags else {},
+            source=self.name,
+            updated_at=parse_datetime(updated),
+        )
+
+    def organisations(self, kind: OrgKind | None = None) -> list[Organisation]:
+        sql = (
+            "SELECT id, name, kind, domain, external_id, attributes, updated_at FROM organisations"
+        )
+        rows = (
+            self.db.execute(sql + " WHERE kind = ? ORDER BY name", (kind.value,))
+            if kind
+            else self.db.execute(sql + " ORDER BY name")
+        )
+        return [self._org(r) for r in rows.fetchall()]
+
+    def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
+        return self.organisations(kind)
+
+    def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for cid in company_ids:
+            rows = self.db.execute(
+                "SELECT vendor_id FROM engagements WHERE company_id = ? ORDER BY vendor_id", (cid,)
+            ).fetchall()
+            out[cid] = [r[0] for r in rows]
+        return out
+
+    def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        vendor_ids = list(dict.fromkeys(vendor_ids))
+        wanted = None if company_ids is None else set(company_ids)
+        ds = Dataset()
+        org_ids: set[str] = set()
+        for vid in vendor_ids:
+            org_ids.add(vid)
+            for row in self.db.execute(
+                "SELECT company_id, vendor_id, started_at, vendor_contact_ids, attributes "
+                "FROM engagements WHERE vendor_id = ?",
+                (vid,),
+            ).fetchall():
+                if wanted is not None and row[0] not in wanted:
+                    continue
+                org_ids.add(row[0])
+                ds.add(
+                    Engagement(
+                        company_id=row[0],
+                        vendor_id=row[1],
+                        started_at=parse_datetime(row[2]),
+                        vendor_contact_ids=tuple(json.loads(row[3])),
+                        attributes=decode_attrs(row[4], ENGAGEMENT_ATTRIBUTES),
+                    )
+                )
+        for oid in sorted(org_ids):
+            row = self.db.execute(
+                "SELECT id, name, kind, domain, external_id, attributes, updated_at "
+                "FROM organisations WHERE id = ?",
+                (oid,),
+            ).fetchone()
+            if row is not None:
+                ds.add(self._org(row))
+            for c in self.db.execute(
+                "SELECT id, name, org_id, roles, email, job_title, attributes FROM contacts "
+                "WHERE org_id = ? ORDER BY id",
+                (oid,),
+            ).fetchall():
+                ds.add(
+                    Contact(
+                        id=c[0],
+                        name=c[1],
+                        org_id=c[2],
+                        roles=frozenset(Role(r) for r in c[3].split(";") if r),
+                        email=c[4],
+                        job_title=c[5],
+                        attributes=decode_attrs(c[6], CONTACT_ATTRIBUTES),
+                    )
+                )
+        companies = [o for o in org_ids if o not in vendor_ids]
+        for cid in sorted(companies):
+            for a in self.db.execute(
+                "SELECT id, kind, timestamp, company_id, vendor_id, side, contact_ids, status, "
+                "decided_at, tags, title, first_reply_minutes, replies FROM activities "
+                "WHERE company_id = ? ORDER BY timestamp, id",
+                (cid,),
+            ).fetchall():
+                if a[4] is not None and a[4] not in vendor_ids:
+                    continue
+                ds.add(
+                    Activity(
+                        id=a[0],
+                        kind=ActivityKind(a[1]),
+                        timestamp=parse_datetime(a[2]),
+                        company_id=a[3],
+                        vendor_id=a[4],
+                        side=Side(a[5]) if a[5] else None,
+                        contact_ids=tuple(json.loads(a[6])),
+                        status=a[7],
+                        decided_at=parse_datetime(a[8]),
+                        tags=frozenset(json.loads(a[9])),
+                        title=a[10],
+                        first_reply_minutes=a[11],
+                        replies=a[12],
+                    )
+                )
+        return ds
+
+    def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
+        ids: set[str] = set()
+        stamp = iso(since) if since else ""
+        for sql in (
+            "SELECT id FROM organisations WHERE updated_at >= ?",
+            "SELECT org_id FROM contacts WHERE updated_at >= ? AND org_id IS NOT NULL",
+            "SELECT company_id FROM activities WHERE updated_at >= ? AND company_id IS NOT NULL",
+            "SELECT vendor_id FROM activities WHERE updated_at >= ? AND vendor_id IS NOT NULL",
+            "SELECT company_id FROM engagements WHERE updated_at >= ?",
+            "SELECT vendor_id FROM engagements WHERE updated_at >= ?",
+        ):
+            ids.update(r[0] for r in self.db.execute(sql, (stamp,)).fetchall())
+        return ChangeSet(frozenset(ids), run_started)
+
+    # -- writing ------------------------------------------------------------------------------
+    def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM notes WHERE subject_id = ? AND fingerprint = ?",
+            (subject.id, fingerprint),
+        ).fetchone()
+        return row is not None
+
+    def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        self.context.count("write_calls")
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO notes (subject_id, fingerprint, language, body_text, body_html, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    subject.id,
+                    note.fingerprint,
+                    note.language,
+                    note.text,
+                    note.html,
+                    iso(datetime.now(UTC)),
+                ),
+            )
+        return str(cur.lastrowid)
+
+    def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        self.context.count("write_calls")
+        with self.db:
+            self.db.execute(
+                "INSERT INTO flags VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE SET "
+                "risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
+                "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint",
+                (
+                    subject.id,
+                    flags.risk_level,
+                    ";".join(flags.rule_ids),
+                    iso(flags.evaluated_at),
+                    flags.fingerprint,
+                ),
+            )
+
+    def notes(self, subject: Organisation) -> list[StoredNote]:
+        rows = self.db.execute(
+            "SELECT id, subject_id, created_at, fingerprint, body_text FROM notes "
+            "WHERE subject_id = ? ORDER BY id DESC",
+            (subject.id,),
+        ).fetchall()
+        return [
+            StoredNote(str(r[0]), r[1], parse_datetime(r[2]) or datetime.now(UTC), r[3], r[4])
+            for r in rows
+        ]
+
+    def flags(self, subject_id: str) -> dict[str, str] | None:
+        row = self.db.execute(
+            "SELECT risk_level, rule_ids, evaluated_at, fingerprint FROM flags "
+            "WHERE subject_id = ?",
+            (subject_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(
+            zip(("risk_level", "rule_ids", "evaluated_at", "fingerprint"), row, strict=True)
+        )
+
+    def check(self) -> list[str]:
+        n = self.db.execute("SELECT COUNT(*) FROM organisations").fetchone()[0]
+        return [f"local: {self.path} is readable ({n} organisations)"]
+
+    def setup(self, dry_run: bool = False) -> list[str]:
+        if dry_run:
+            return [f"would create or open the local database {self.path}"]
+        _ = self.db
+        return [f"local database ready at {self.path}"]
+
+
+# ------------------------------------------------------------------------------------------

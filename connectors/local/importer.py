@@ -1,0 +1,288 @@
+"""``cmrules local import FILE``: organisations, contacts, activities and engagements from a
+YAML or JSON file into the local store, in one transaction.
+
+A bad row is reported with its file, row and line, and nothing partial is committed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from cmrules.errors import ConnectorError, UsageError
+from cmrules.model import (
+    CONTACT_ATTRIBUTES,
+    ENGAGEMENT_ATTRIBUTES,
+    ORG_ATTRIBUTES,
+    ActivityKind,
+    OrgKind,
+    Role,
+    Side,
+)
+from cmrules.values import iso, parse_bool, parse_datetime, parse_number
+from cmrules.yamlutil import error_line, line_of, load_with_lines
+
+if TYPE_CHECKING:
+    from .connector import LocalConnector
+
+_SECTIONS = ("organisations", "contacts", "activities", "engagements")
+_KEYS = {
+    "organisations": {"id", "name", "kind", "domain", "external_id", "attributes"},
+    "contacts": {"id", "name", "org", "roles", "email", "job_title", "attributes"},
+    "activities": {
+        "id",
+        "kind",
+        "date",
+        "company",
+        "vendor",
+        "side",
+        "contacts",
+        "status",
+        "decided",
+        "tags",
+        "title",
+        "first_reply_minutes",
+        "replies",
+    },
+    "engagements": {"company", "vendor", "started", "vendor_contacts", "attributes"},
+}
+
+
+class _RowError(Exception):
+    pass
+
+
+def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
+    """Load a YAML/JSON file into the local database in one transaction.
+
+    Returns counts per section.  Raises :class:`UsageError` naming the file, the row and its
+    line for the first bad row; nothing is committed then.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            f"{path}: cannot read the import file ({exc.__class__.__name__})"
+        ) from None
+    try:
+        data, lines = load_with_lines(text)  # JSON is YAML
+    except yaml.YAMLError as exc:
+        raise UsageError(
+            f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}:1: expected a mapping with keys {', '.join(_SECTIONS)}")
+    unknown = set(data) - set(_SECTIONS)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise UsageError(
+            f"{path}:{line_of(lines, (key,))}: unknown section {key!r}; "
+            f"expected {', '.join(_SECTIONS)}"
+        )
+    db = conn.db
+    now = iso(datetime.now(UTC)) or ""
+    counts = dict.fromkeys(_SECTIONS, 0)
+    known_orgs = {r[0]: r[1] for r in db.execute("SELECT id, kind FROM organisations")}
+    for row in data.get("organisations") or []:
+        if isinstance(row, dict) and row.get("id") is not None:
+            known_orgs[str(row["id"])] = str(row.get("kind", ""))
+    try:
+        with db:
+            for section in _SECTIONS:
+                rows = data.get(section) or []
+                if not isinstance(rows, list):
+                    raise UsageError(
+                        f"{path}:{line_of(lines, (section,))}: {section} must be a list"
+                    )
+                for i, row in enumerate(rows):
+                    where = f"{path}:{line_of(lines, (section, i))}: {section}[{i}]"
+                    try:
+                        if not isinstance(row, dict):
+                            raise _RowError("expected a mapping")
+                        extra = set(row) - _KEYS[section]
+                        if extra:
+                            raise _RowError(
+                                f"unknown field {sorted(extra)[0]!r}; allowed: "
+                                f"{', '.join(sorted(_KEYS[section]))}"
+                            )
+                        _INSERT[section](db, row, known_orgs, now)
+                    except _RowError as exc:
+                        raise UsageError(f"{where}: {exc}; nothing was imported") from None
+                    except ValueError as exc:
+                        raise UsageError(f"{where}: {exc}; nothing was imported") from None
+                    counts[section] += 1
+    except sqlite3.Error as exc:
+        raise ConnectorError(f"{path}: the local database refused the import: {exc}") from None
+    return counts
+
+
+def _req(row: Mapping[str, Any], key: str) -> str:
+    value = row.get(key)
+    if value is None or str(value).strip() == "":
+        raise _RowError(f"missing required field {key!r}")
+    return str(value)
+
+
+def _enum(value: Any, enum: type, field: str) -> Any:
+    try:
+        return enum(str(value))
+    except ValueError:
+        allowed = ", ".join(e.value for e in enum)  # type: ignore[attr-defined]
+        close = difflib.get_close_matches(str(value), [e.value for e in enum], n=1)  # type: ignore[attr-defined]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise _RowError(f"{field} {value!r} is not one of {allowed}{hint}") from None
+
+
+def _attrs(raw: Any, allowed: Mapping[str, type]) -> str:
+    if raw is None:
+        return "{}"
+    if not isinstance(raw, dict):
+        raise _RowError("attributes must be a mapping")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = allowed.get(key)
+        if kind is None:
+            raise _RowError(f"unknown attribute {key!r}; allowed: {', '.join(sorted(allowed))}")
+        if value is None:
+            continue
+        if kind is bool:
+            out[key] = parse_bool(value)
+        elif kind is datetime:
+            out[key] = iso(parse_datetime(value))
+        else:
+            out[key] = str(value)
+    return json.dumps(out, sort_keys=True)
+
+
+def _org_ref(value: Any, known: Mapping[str, str], field: str, kind: str | None = None) -> str:
+    ref = str(value)
+    if ref not in known:
+        raise _RowError(f"{field} {ref!r} is not a known organisation id")
+    if kind and known[ref] != kind:
+        raise _RowError(f"{field} {ref!r} is a {known[ref] or 'record'}, expected a {kind}")
+    return ref
+
+
+def _list(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(";") if v.strip()]
+    if not isinstance(value, list):
+        raise _RowError(f"{field} must be a list")
+    return [str(v) for v in value]
+
+
+def _ins_org(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+    kind = _enum(_req(row, "kind"), OrgKind, "kind")
+    db.execute(
+        "INSERT INTO organisations VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "name=excluded.name, kind=excluded.kind, domain=excluded.domain, "
+        "external_id=excluded.external_id, attributes=excluded.attributes, "
+        "updated_at=excluded.updated_at",
+        (
+            _req(row, "id"),
+            _req(row, "name"),
+            kind.value,
+            row.get("domain"),
+            row.get("external_id"),
+            _attrs(row.get("attributes"), ORG_ATTRIBUTES),
+            now,
+        ),
+    )
+
+
+def _ins_contact(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+    roles = [_enum(r, Role, "role").value for r in _list(row.get("roles"), "roles")]
+    org = _org_ref(row["org"], known, "org") if row.get("org") is not None else None
+    db.execute(
+        "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "name=excluded.name, org_id=excluded.org_id, roles=excluded.roles, "
+        "email=excluded.email, job_title=excluded.job_title, attributes=excluded.attributes, "
+        "updated_at=excluded.updated_at",
+        (
+            _req(row, "id"),
+            _req(row, "name"),
+            org,
+            ";".join(roles),
+            row.get("email"),
+            row.get("job_title"),
+            _attrs(row.get("attributes"), CONTACT_ATTRIBUTES),
+            now,
+        ),
+    )
+
+
+def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+    kind = _enum(_req(row, "kind"), ActivityKind, "kind")
+    side = _enum(row["side"], Side, "side").value if row.get("side") else None
+    company = _org_ref(row["company"], known, "company", "company") if row.get("company") else None
+    vendor = _org_ref(row["vendor"], known, "vendor", "vendor") if row.get("vendor") else None
+    if company is None:
+        raise _RowError("missing required field 'company'")
+    minutes = parse_number(row.get("first_reply_minutes"))
+    replies = parse_number(row.get("replies"))
+    if minutes is not None and minutes < 0:
+        raise _RowError(f"first_reply_minutes must be >= 0, got {minutes}")
+    if replies is not None and (replies < 0 or replies != int(replies)):
+        raise _RowError(f"replies must be a whole number >= 0, got {replies}")
+    db.execute(
+        "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, timestamp=excluded.timestamp, "
+        "company_id=excluded.company_id, vendor_id=excluded.vendor_id, side=excluded.side, "
+        "contact_ids=excluded.contact_ids, status=excluded.status, "
+        "decided_at=excluded.decided_at, tags=excluded.tags, title=excluded.title, "
+        "first_reply_minutes=excluded.first_reply_minutes, replies=excluded.replies, "
+        "updated_at=excluded.updated_at",
+        (
+            _req(row, "id"),
+            kind.value,
+            iso(parse_datetime(row.get("date"))),
+            company,
+            vendor,
+            side,
+            json.dumps(_list(row.get("contacts"), "contacts")),
+            str(row["status"]).lower() if row.get("status") is not None else None,
+            iso(parse_datetime(row.get("decided"))),
+            json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
+            str(row.get("title") or ""),
+            minutes,
+            int(replies) if replies is not None else None,
+            now,
+        ),
+    )
+
+
+def _ins_engagement(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+    company = _org_ref(_req(row, "company"), known, "company", "company")
+    vendor = _org_ref(_req(row, "vendor"), known, "vendor", "vendor")
+    db.execute(
+        "INSERT INTO engagements VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(company_id, vendor_id) "
+        "DO UPDATE SET started_at=excluded.started_at, "
+        "vendor_contact_ids=excluded.vendor_contact_ids, attributes=excluded.attributes, "
+        "updated_at=excluded.updated_at",
+        (
+            company,
+            vendor,
+            iso(parse_datetime(row.get("started"))),
+            json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
+            _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES),
+            now,
+        ),
+    )
+
+
+_INSERT = {
+    "organisations": _ins_org,
+    "contacts": _ins_contact,
+    "activities": _ins_activity,
+    "engagements": _ins_engagement,
+}

@@ -1,0 +1,86 @@
+"""The local store's SQLite schema, where the database lives, and how attributes are stored.
+
+One table per model record type plus ``notes`` and ``flags`` for write-back; attributes are
+JSON objects, datetimes ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cmrules.errors import ConnectorError
+from cmrules.values import parse_datetime
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS organisations (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, domain TEXT,
+    external_id TEXT, attributes TEXT NOT NULL DEFAULT '{}', updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, org_id TEXT, roles TEXT NOT NULL DEFAULT '',
+    email TEXT, job_title TEXT, attributes TEXT NOT NULL DEFAULT '{}', updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activities (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, timestamp TEXT, company_id TEXT, vendor_id TEXT,
+    side TEXT, contact_ids TEXT NOT NULL DEFAULT '[]', status TEXT, decided_at TEXT,
+    tags TEXT NOT NULL DEFAULT '[]', title TEXT NOT NULL DEFAULT '',
+    first_reply_minutes REAL, replies INTEGER, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS engagements (
+    company_id TEXT NOT NULL, vendor_id TEXT NOT NULL, started_at TEXT,
+    vendor_contact_ids TEXT NOT NULL DEFAULT '[]', attributes TEXT NOT NULL DEFAULT '{}',
+    updated_at TEXT NOT NULL, PRIMARY KEY (company_id, vendor_id));
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    language TEXT NOT NULL, body_text TEXT NOT NULL, body_html TEXT NOT NULL,
+    created_at TEXT NOT NULL, UNIQUE (subject_id, fingerprint));
+CREATE TABLE IF NOT EXISTS flags (
+    subject_id TEXT PRIMARY KEY, risk_level TEXT NOT NULL, rule_ids TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL, fingerprint TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS contacts_org ON contacts(org_id);
+CREATE INDEX IF NOT EXISTS activities_company ON activities(company_id);
+"""
+
+
+def default_path() -> Path:
+    home = os.environ.get("CMRULES_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "cmrules"
+    return base / "local.sqlite3"
+
+
+def demo_file() -> Path:
+    return Path(str(resources.files("cmrules").joinpath("data/demo.yaml")))
+
+
+def open_database(path: Path) -> sqlite3.Connection:
+    """Open (creating when needed) the database at ``path`` with the current schema."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path)
+        db.executescript(_SCHEMA)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConnectorError(
+            f"cannot open the local database {path}: {exc}; set local.path in "
+            "your config (or CMRULES_HOME) to a writable location"
+        ) from None
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+    db.commit()
+    return db
+
+
+def decode_attrs(text: str, allowed: Mapping[str, type]) -> dict[str, Any]:
+    """Stored attributes back to typed values; keys the model no longer knows are dropped."""
+    raw = json.loads(text or "{}")
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if allowed.get(key) is datetime:
+            out[key] = parse_datetime(value)
+        elif key in allowed:
+            out[key] = value
+    return out
