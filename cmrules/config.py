@@ -17,12 +17,14 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .profiles import Profile
+from .profiles import parse as parse_profiles
 from .signals import SignalSettings
 from .yamlutil import error_line, line_of, load_with_lines
 
 TOP_KEYS = {
     "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
-    "state",
+    "state", "profiles",
 }  # fmt: skip
 RULES_KEYS = {"builtin", "dirs", "disable", "params"}
 SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours"}
@@ -48,6 +50,7 @@ class Config:
     signals: SignalSettings = field(default_factory=SignalSettings)
     http: dict[str, Any] = field(default_factory=dict)
     state_path: Path | None = None
+    profiles: list[Profile] = field(default_factory=list)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
@@ -184,6 +187,8 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
         else defaults.regulated_industries,
         unanswered_after_hours=hours if hours is not None else defaults.unanswered_after_hours,
     )
+
+    cfg.profiles = parse_profiles(data.get("profiles"), cfg.where)
 
     http = get(data, "http", dict) or {}
     _known(cfg, http, HTTP_KEYS, "http")

@@ -63,6 +63,10 @@ ORG_ATTRIBUTES: dict[str, type] = {
     "regulated": bool,  # technical or regulated activity
     "industry": str,
     "has_ticket_data": bool,  # a helpdesk source was read for this organisation
+    # segment attributes, for profiles (thresholds per segment); mapped from CRM properties
+    "tier": str,  # account tier, e.g. gold / silver
+    "size": str,  # size band, e.g. "50-249"
+    "owner_team": str,  # the account owner's team
 }
 CONTACT_ATTRIBUTES: dict[str, type] = {
     "social_media_familiar": bool,

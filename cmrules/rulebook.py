@@ -156,11 +156,20 @@ def builtin_rules_dir() -> Path:
     return Path(str(resources.files("cmrules.rules")))
 
 
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def is_test_file(path: Path) -> bool:
+    """``*.test.yaml`` files beside rule files hold rule tests, not rules."""
+    return path.name.endswith(TEST_SUFFIXES)
+
+
 def rule_files(paths: Iterable[Path | str]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted(list(p.glob("*.yaml")) + list(p.glob("*.yml"))))
+            found = list(p.glob("*.yaml")) + list(p.glob("*.yml"))
+            files.extend(sorted(f for f in found if not is_test_file(f)))
         elif p.exists():
             files.append(p)
         else:
@@ -193,7 +202,19 @@ def load(
             rules.append(rule)
     if problems:
         raise RuleFileError(problems)
+    return configure(rules, params=params, disabled=disabled, config_name=config_name)
 
+
+def configure(
+    rules: Iterable[Rule],
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    disabled: Iterable[str] = (),
+    config_name: str = "config",
+) -> Rulebook:
+    """Apply parameter overrides and disabled rules to loaded rules (checked against them)."""
+    rules = list(rules)
+    disabled = list(disabled)
     by_id = {r.id: r for r in rules}
     for rid in disabled:
         if rid not in by_id:

@@ -24,6 +24,7 @@ from .connector import Connector, ConnectorContext, RenderedNote, connector_clas
 from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
+from .profiles import DEFAULT, RuleSets
 from .signals import CompanyContext, SignalValue, VendorContext, compute
 
 log = logging.getLogger("cmrules")
@@ -38,18 +39,18 @@ FAILED = "failed"
 @dataclass
 class Session:
     config: config_mod.Config
-    rulebook: rulebook_mod.Rulebook
+    rulesets: RuleSets  # the rulebook and engine of each profile
     connector: Connector
     context: ConnectorContext
-    _engine: Any = None
+
+    @property
+    def rulebook(self) -> rulebook_mod.Rulebook:
+        """The default profile's rulebook (``rules.params`` and ``rules.disable`` applied)."""
+        return self.rulesets.rulebook(DEFAULT)
 
     @property
     def engine(self) -> Any:
-        if self._engine is None:
-            from .engine import Engine  # the only durable_rules import, loaded on demand
-
-            self._engine = Engine(self.rulebook)
-        return self._engine
+        return self.rulesets.engine(DEFAULT)
 
     def close(self) -> None:
         self.connector.close()
@@ -79,12 +80,18 @@ def open_session(
 ) -> Session:
     cfg = config_mod.load(config_mod.find_config(config_path))
     paths = list(rules_paths) if rules_paths else cfg.rule_paths()
-    rb = rulebook_mod.load(paths, params=cfg.params, disabled=cfg.disabled, config_name=cfg.name)
+    rulesets = RuleSets(
+        rulebook_mod.load(paths).rules,
+        params=cfg.params,
+        disabled=cfg.disabled,
+        profiles=cfg.profiles,
+        config_name=cfg.name,
+    )
     context = ConnectorContext(config_path=str(cfg.path) if cfg.path else None, http=cfg.http)
     conn = connector or build_connector(cfg, context)
     if connector is not None:
         context = connector.context
-    return Session(cfg, rb, conn, context)
+    return Session(cfg, rulesets, conn, context)
 
 
 # ------------------------------------------------------------------------------------------
@@ -132,6 +139,7 @@ class RecordResult:
     findings: list[Finding]
     signals: dict[str, dict[str, SignalValue]]  # vendor id -> signal values
     note: RenderedNote
+    profile: str = DEFAULT  # the profile applied (config ``profiles``)
     write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
     error: str | None = None
 
@@ -146,6 +154,7 @@ class RecordResult:
             "kind": self.kind,
             "vendors": [{"id": v.id, "name": v.name} for v in self.vendors],
             "risk_level": self.risk_level,
+            "profile": self.profile,
             "flags": list(self.note.flags.rule_ids),
             "fingerprint": self.note.fingerprint,
             "write": self.write,
@@ -205,16 +214,20 @@ def evaluate_dataset(
     language: str,
 ) -> list[RecordResult]:
     """Signals -> engine -> findings -> rendered note, for vendors and their clients."""
-    engine = session.engine
+    sets = session.rulesets
     settings = session.config.signals
-    rules = {r.id: r for r in session.rulebook}
     results: list[RecordResult] = []
     only = None if company_ids is None else set(company_ids)
     vendor_ids = [v for v in dict.fromkeys(vendor_ids) if v in ds.organisations]
 
-    def run(subject_kind: str, subject: Subject, values: dict[str, SignalValue]) -> list[Finding]:
-        outcomes = engine.evaluate(subject_kind, {k: v.value for k, v in values.items()})
-        return [findings_mod.build(rules[o.rule_id], o, subject, values) for o in outcomes]
+    def run(
+        profile: str, subject_kind: str, subject: Subject, values: dict[str, SignalValue]
+    ) -> list[Finding]:
+        rules = sets.rulebook(profile)
+        outcomes = sets.engine(profile).evaluate(
+            subject_kind, {k: v.value for k, v in values.items()}
+        )
+        return [findings_mod.build(rules.get(o.rule_id), o, subject, values) for o in outcomes]  # type: ignore[arg-type]
 
     companies: dict[str, list[str]] = {}
     for vid in vendor_ids:
@@ -230,24 +243,29 @@ def evaluate_dataset(
         for vid in vendor_ids:
             vendor = ds.organisations[vid]
             values = compute(VendorContext(ds, vendor, as_of, settings))
-            found = run("vendor", Subject(vendor.id, vendor.name, "vendor"), values)
+            profile = sets.select(vendor)
+            found = run(profile, "vendor", Subject(vendor.id, vendor.name, "vendor"), values)
             note = notes_mod.render(vendor, found, language=language, as_of=as_of)
-            results.append(RecordResult(vendor, "vendor", [vendor], found, {vid: values}, note))
+            results.append(
+                RecordResult(vendor, "vendor", [vendor], found, {vid: values}, note, profile)
+            )
 
     for cid, vids in companies.items():
         company = ds.organisations[cid]
+        profile = sets.select(company)
         found, per_vendor, vendors = [], {}, []
         for vid in vids:
             vendor = ds.organisations[vid]
             vendors.append(vendor)
             values = compute(CompanyContext(ds, company, vendor, as_of, settings))
             per_vendor[vid] = values
-            found.extend(run("company", Subject(company.id, company.name, "company", vid), values))
+            subject = Subject(company.id, company.name, "company", vid)
+            found.extend(run(profile, "company", subject, values))
         note = notes_mod.render(
             company, found, language=language, as_of=as_of,
             vendor=vendors[0] if len(vendors) == 1 else None,
         )  # fmt: skip
-        results.append(RecordResult(company, "company", vendors, found, per_vendor, note))
+        results.append(RecordResult(company, "company", vendors, found, per_vendor, note, profile))
     return results
 
 

@@ -81,7 +81,7 @@ def test_rule_params_are_used(rule: rulebook.Rule) -> None:
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
 def test_rule_has_cases_with_every_expectation(rule: rulebook.Rule) -> None:
-    path = CASES_DIR / f"{rule.id}.yaml"
+    path = CASES_DIR / f"{rule.id}.test.yaml"
     assert path.exists(), f"{rule.id}: write {path.relative_to(CASES_DIR.parent.parent)}"
     data = yaml.safe_load(path.read_text("utf-8"))
     assert data["rule"] == rule.id
@@ -91,7 +91,9 @@ def test_rule_has_cases_with_every_expectation(rule: rulebook.Rule) -> None:
 
 def test_every_case_file_names_a_rule() -> None:
     ids = {r.id for r in RULES}
-    orphans = sorted(p.stem for p in CASES_DIR.glob("*.yaml") if p.stem not in ids)
+    orphans = sorted(
+        p.name for p in CASES_DIR.glob("*.yaml") if p.name.removesuffix(".test.yaml") not in ids
+    )
     assert not orphans
 
 

@@ -1,85 +1,60 @@
-"""Data-driven rule cases: one test per case in ``tests/cases/CMRxxx.yaml``.
+"""The built-in rules' cases (``tests/cases/*.test.yaml``) run through ``cmrules rules test``.
 
-Each case gives signal values (typed, or as the strings a CRM sends), optional parameter
-overrides for its rule, and the expected outcome of that rule: ``fired``, ``silent`` (the rule
-produced no outcome) or ``cannot_assess``.
+The command runs once, as a rule author would run it (JSON output, coverage at 100 %); each
+case then gets its own test so a failure names the case, the rule, expected and got.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from functools import cache
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from click.testing import CliRunner
 
-from cmrules import rulebook
-from cmrules.engine import Engine
+from cmrules import rulebook, ruletest
+from cmrules.cli import cli
 
 CASES_DIR = Path(__file__).parent / "cases"
-EXPECTATIONS = ("fired", "silent", "cannot_assess")
-CASE_KEYS = {"name", "signals", "expect", "params"}
-
-Params = tuple[tuple[str, Any], ...]
+RULES = rulebook.load()
 
 
-def load_case_file(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text("utf-8"))
-    if not isinstance(data, dict) or set(data) != {"rule", "cases"}:
-        raise ValueError(f"{path}: expected the keys 'rule' and 'cases'")
-    if data["rule"] != path.stem:
-        raise ValueError(f"{path}: rule {data['rule']!r} does not match the file name")
-    if not isinstance(data["cases"], list) or not data["cases"]:
-        raise ValueError(f"{path}: 'cases' must be a non-empty list")
-    return data
+def _checks() -> list[Any]:
+    files, _ = ruletest.discover([CASES_DIR])
+    out = []
+    for case in ruletest.load_cases(files, RULES):
+        for e in case.expectations:
+            where = case.where.rsplit("/", 1)[-1]
+            out.append(pytest.param(case.where, case.name, e.rule_id, id=f"{where}-{e.rule_id}"))
+    return out
 
 
-def case_files() -> list[Path]:
-    return sorted(CASES_DIR.glob("*.yaml"))
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    args = ["rules", "test", str(CASES_DIR), "--format", "json", "--min-coverage", "100"]
+    with pytest.MonkeyPatch.context() as mp:  # no user config or home, as in conftest
+        home = tmp_path_factory.mktemp("home")
+        mp.setenv("CMRULES_HOME", str(home))
+        mp.delenv("CMRULES_CONFIG", raising=False)
+        mp.chdir(home)
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code in (0, 1), result.output
+    return {"exit_code": result.exit_code, "report": json.loads(result.stdout)}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+def test_the_command_passes_with_full_coverage(run: dict[str, Any]) -> None:
+    assert run["exit_code"] == 0, [r for r in run["report"]["results"] if not r["passed"]]
+    assert run["report"]["coverage_percent"] == 100.0
+    assert set(run["report"]["coverage"]) == {r.id for r in RULES}, "every rule has cases"
 
 
-def _params() -> Iterator[Any]:
-    for path in case_files():
-        data = load_case_file(path)
-        for n, case in enumerate(data["cases"], 1):
-            name = case.get("name", "") if isinstance(case, dict) else ""
-            yield pytest.param(data["rule"], case, id=f"{data['rule']}-{n:02d}-{_slug(name)}")
-
-
-@cache
-def engine_for(rule_id: str | None, params: Params) -> Engine:
-    """One compiled engine per distinct parameter override (the default one is shared)."""
-    overrides = {rule_id: dict(params)} if rule_id is not None else None
-    return Engine(rulebook.load(params=overrides))
-
-
-def evaluate(rule_id: str, signals: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    engine = engine_for(rule_id, tuple(sorted(params.items()))) if params else engine_for(None, ())
-    rule = engine.rulebook.get(rule_id)
-    assert rule is not None, f"{rule_id} is not in the rulebook"
-    statuses = {o.status for o in engine.evaluate(rule.subject, signals) if o.rule_id == rule_id}
-    assert len(statuses) <= 1, f"{rule_id} gave contradictory outcomes {sorted(statuses)}"
-    return statuses.pop() if statuses else "silent"
-
-
-@pytest.mark.parametrize(("rule_id", "case"), list(_params()))
-def test_rule_case(rule_id: str, case: Any) -> None:
-    assert isinstance(case, dict), "a case is a mapping"
-    assert set(case) <= CASE_KEYS, f"unknown case keys {sorted(set(case) - CASE_KEYS)}"
-    assert case.get("name"), "every case has a name"
-    assert case.get("expect") in EXPECTATIONS, f"expect must be one of {EXPECTATIONS}"
-    signals = case.get("signals") or {}
-    params = case.get("params") or {}
-    rule = engine_for(None, ()).rulebook.get(rule_id)
-    assert rule is not None, f"no rule {rule_id}"
-    # a misspelt signal would be silently unknown and pass any cannot_assess case
-    stray = set(signals) - set(rule.signals)
-    assert not stray, f"{sorted(stray)} are not signals of {rule_id} ({rule.signals})"
-    assert evaluate(rule_id, signals, params) == case["expect"]
+@pytest.mark.parametrize(("where", "name", "rule_id"), _checks())
+def test_rule_case(run: dict[str, Any], where: str, name: str, rule_id: str) -> None:
+    hits = [
+        r for r in run["report"]["results"]
+        if r["where"] == where and r["case"] == name and r["rule_id"] == rule_id
+    ]  # fmt: skip
+    assert len(hits) == 1, f"{where} {name}: not run by 'cmrules rules test'"
+    r = hits[0]
+    assert r["passed"], f"{rule_id} {name}: expected {r['expected']}, got {r['got']} {r['message']}"

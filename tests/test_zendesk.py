@@ -525,8 +525,8 @@ def test_oauth_bearer_and_env_fallback(zd, monkeypatch):
         ),
         ({"subdomain": "acme", "oauth_token": "t", "ticket_metrics": "all"}, "ticket_metrics"),
         (
-            {"subdomain": "acme", "oauth_token": "t", "org_attribute_fields": {"size": "x"}},
-            "org_attribute_fields.size is not a known attribute",
+            {"subdomain": "acme", "oauth_token": "t", "org_attribute_fields": {"headcount": "x"}},
+            "org_attribute_fields.headcount is not a known attribute",
         ),
     ],
 )

@@ -21,6 +21,7 @@ from . import evaluate as evaluate
 from . import local as local
 from . import records as records
 from . import rules as rules
+from . import ruletest as ruletest
 from .app import EXIT_INTERNAL, cli, main
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]

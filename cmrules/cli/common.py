@@ -36,14 +36,17 @@ def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = ()) -> Any:
     """The rulebook of the config (or of ``paths``), with the config's params and disables."""
     from .. import config as config_mod
     from .. import rulebook
+    from ..profiles import RuleSets
 
     cfg = config_mod.load(config_mod.find_config(ctx.find_root().obj["config"]))
-    return rulebook.load(
-        list(paths) or cfg.rule_paths(),
+    sets = RuleSets(  # checks the profiles against the rules too
+        rulebook.load(list(paths) or cfg.rule_paths()).rules,
         params=cfg.params,
         disabled=cfg.disabled,
+        profiles=cfg.profiles,
         config_name=cfg.name,
     )
+    return sets.rulebook()
 
 
 def fail_on_exit(report: Any, fail_on: str | None) -> int:

@@ -38,7 +38,7 @@ from cmrules.model import (
 )
 from cmrules.values import iso, parse_datetime
 
-from .importer import import_file
+from .importer import import_data, import_file
 from .store import decode_attrs, default_path, demo_file, open_database
 
 
@@ -273,6 +273,12 @@ class LocalConnector(Connector):
     def check(self) -> list[str]:
         n = self.db.execute("SELECT COUNT(*) FROM organisations").fetchone()[0]
         return [f"local: {self.path} is readable ({n} organisations)"]
+
+    def import_data(
+        self, data: Any, lines: Mapping[tuple[Any, ...], int], where: str
+    ) -> dict[str, int]:
+        """Import parsed import-format data (rule tests' ``dataset:`` uses this)."""
+        return import_data(self, data, lines, where)
 
     def setup(self, dry_run: bool = False) -> list[str]:
         if dry_run:

@@ -78,6 +78,14 @@ def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
         raise UsageError(
             f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
         ) from None
+    return import_data(conn, data, lines, str(path))
+
+
+def import_data(
+    conn: LocalConnector, data: Any, lines: Mapping[tuple[Any, ...], int], path: str
+) -> dict[str, int]:
+    """Import already-parsed data (``lines``: line of each node, ``path``: where it came from)
+    with the same checks as :func:`import_file`; rule tests' ``dataset:`` uses this."""
     if not isinstance(data, dict):
         raise UsageError(f"{path}:1: expected a mapping with keys {', '.join(_SECTIONS)}")
     unknown = set(data) - set(_SECTIONS)
