@@ -19,6 +19,15 @@ It reproduces the wire behaviour the connector depends on (api-facts.md H0–H8,
 * company PATCH: unknown properties and unknown enumeration options are 400s;
 * properties API with groups, 201 on create and 409 on duplicates;
 * Bearer auth (401), scopes (403 with ``context.missingScopes``);
+* **both path families** (api-facts.md "HubSpot date-based versions", section 3): the legacy
+  ``/crm/v3/…`` + ``/crm/v4/…`` paths and their ``2026-09`` twins (``/crm/objects/2026-09/…``,
+  ``/crm/associations/2026-09/…``, ``/crm/properties/2026-09/…``, ``/account-info/2026-09/…``);
+  each call is logged with its ``version``.  Through ``2026-09`` the fake follows that version's
+  contract: batch answers fold ``errors[]`` into a 200/201 (no 207); association batch archive
+  answers 200 with a body (legacy: 204); every enumeration option created or updated must carry
+  ``displayOrder`` (400 otherwise); the per-record association GET does not exist; and the
+  portal's **validation rules** (:meth:`FakeHubSpot.add_validation_rule`) refuse writes with
+  ``400 VALIDATION_ERROR`` — legacy paths ignore them, as HubSpot did before ``2026-09``;
 * failure injection (status codes, 429 bodies/headers, exceptions before or after the server
   applied a write) and a call log.
 """
@@ -29,7 +38,7 @@ import base64
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +49,28 @@ import responses
 
 BASE = "https://api.hubapi.com"
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+
+DBV = "2026-09"  # the date-based version the fake serves besides v3/v4
+_DBV_ROUTES = [  # (2026-09 path, its legacy twin)
+    (
+        re.compile(r"/crm/objects/(\d{4}-\d{2})/(\w+)/(\d+)/associations/(.+)"),
+        r"/crm/v4/objects/\2/\3/associations/\4",
+    ),
+    (re.compile(r"/crm/objects/(\d{4}-\d{2})/(.+)"), r"/crm/v3/objects/\2"),
+    (re.compile(r"/crm/associations/(\d{4}-\d{2})/(.+)"), r"/crm/v4/associations/\2"),
+    (re.compile(r"/crm/properties/(\d{4}-\d{2})/(.+)"), r"/crm/v3/properties/\2"),
+    (re.compile(r"/account-info/(\d{4}-\d{2})/(.+)"), r"/account-info/v3/\2"),
+]
+
+
+def legacy_twin(path: str) -> tuple[str, str | None]:
+    """(legacy path, version) — ``version`` is None for a legacy path, else its ``YYYY-MM``."""
+    for pattern, twin in _DBV_ROUTES:
+        m = pattern.fullmatch(path)
+        if m:
+            return pattern.sub(twin, path), m.group(1)
+    return path, None
+
 
 SINGULAR = {
     "companies": "COMPANY",
@@ -146,6 +177,14 @@ class Injection:
     raw: str | None = None  # a raw (non-JSON) body
 
 
+@dataclass
+class ValidationRule:
+    object_type: str
+    required: str
+    message: str
+    when: Callable[[dict[str, Any]], bool] | None = None
+
+
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
@@ -205,6 +244,8 @@ class FakeHubSpot:
         # (object type, record id) -> (message, category): batch inputs refused with a 207.
         # For notes the record id is the company the note is associated with.
         self.batch_rejections: dict[tuple[str, str], tuple[str, str]] = {}
+        self._dbv = False  # the request being answered came through a 2026-09 path
+        self.validation_rules: list[ValidationRule] = []
 
     # -- install ---------------------------------------------------------------------------
     def __enter__(self) -> FakeHubSpot:
@@ -343,13 +384,46 @@ class FakeHubSpot:
         removed from ``batch_rejections``.  For notes, ``record_id`` is the company."""
         self.batch_rejections[(object_type, record_id)] = (message, category)
 
-    def count(self, method: str | None = None, path: str | None = None) -> int:
+    def count(
+        self, method: str | None = None, path: str | None = None, version: str | None = None
+    ) -> int:
+        """Calls by method and route regex (either family: routes are the legacy twins)."""
         return sum(
             1
             for c in self.calls
             if (method is None or c["method"] == method)
             and (path is None or re.search(path, c["path"]))
+            and (version is None or c["version"] == version)
         )
+
+    def add_validation_rule(
+        self,
+        object_type: str,
+        required: str,
+        message: str,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """An admin-configured record rule: a write leaving ``required`` empty on a record for
+        which ``when(properties)`` holds is refused — through 2026-09 paths only."""
+        self.validation_rules.append(ValidationRule(object_type, required, message, when))
+
+    def _validate(
+        self, object_type: str, props: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str] | None:
+        if not self._dbv:
+            return None  # v3/v4 writes were never subject to the portal's rules
+        for rule in self.validation_rules:
+            if rule.object_type != object_type or props.get(rule.required) not in (None, ""):
+                continue
+            if rule.when is None or rule.when(props):
+                return self._error(
+                    400,
+                    rule.message,
+                    "VALIDATION_ERROR",
+                    subCategory="crm.validation.RECORD_VALIDATION_RULE",
+                    context={"propertyName": [rule.required]},
+                )
+        return None
 
     def write_calls(self) -> int:
         return sum(1 for c in self.calls if c["write"])
@@ -364,7 +438,10 @@ class FakeHubSpot:
     # -- dispatch --------------------------------------------------------------------------
     def _dispatch(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(request.url)
-        path = parts.path
+        sent_path = parts.path
+        # ``path`` is the version-neutral route (the legacy twin) so that counts and injections
+        # hold for both families; ``sent`` and ``version`` say what was really called
+        path, version = legacy_twin(sent_path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         method = request.method or "GET"
         body = json.loads(request.body) if request.body else None
@@ -375,6 +452,8 @@ class FakeHubSpot:
             {
                 "method": method,
                 "path": path,
+                "sent": sent_path,
+                "version": version or "legacy",
                 "write": write,
                 "inputs": len(body.get("inputs", [])) if isinstance(body, dict) else 0,
                 "t": self.clock() if self.clock is not None else None,
@@ -389,6 +468,12 @@ class FakeHubSpot:
                 "Authentication credentials not found. This API supports OAuth 2.0 authentication.",
                 "INVALID_AUTHENTICATION",
             )
+        if version is not None and version != DBV:
+            return self._error(404, f"unknown API version {version}", "OBJECT_NOT_FOUND")
+        self._dbv = version is not None
+        if self._dbv and re.fullmatch(r"/crm/v4/objects/\w+/\d+/associations/\w+", path):
+            # the per-record association list is not in the 2026-09 GA files
+            return self._error(404, f"no route for {method} {sent_path}", "OBJECT_NOT_FOUND")
         answer = self._route(method, path, query, body)
         if injection is not None:
             return self._inject_answer(injection)
@@ -457,6 +542,11 @@ class FakeHubSpot:
         m = re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/read", path)
         if m and method == "POST":
             return self._scoped(m.group(1), "read") or self._assoc_read(
+                m.group(1), m.group(2), body
+            )
+        m = re.fullmatch(r"/crm/v4/associations/(\w+)/(\w+)/batch/archive", path)
+        if m and method == "POST":
+            return self._scoped(m.group(1), "write") or self._assoc_archive(
                 m.group(1), m.group(2), body
             )
         m = re.fullmatch(r"/crm/v3/properties/(\w+)/groups(?:/(\w+))?", path)
@@ -556,7 +646,7 @@ class FakeHubSpot:
                     "context": {"ids": missing},
                 }
             ]
-            return self._ok(answer, 207)
+            return self._ok(answer, 200 if self._dbv else 207)
         return self._ok(answer)
 
     def _check_props(
@@ -592,7 +682,9 @@ class FakeHubSpot:
         if record is None:
             return self._error(404, "resource not found", "OBJECT_NOT_FOUND")
         props = {k: ("" if v is None else str(v)) for k, v in body.get("properties", {}).items()}
-        denied = self._check_props(object_type, props)
+        denied = self._check_props(object_type, props) or self._validate(
+            object_type, {**record["properties"], **props}
+        )
         if denied:
             return denied
         record["properties"].update(props)
@@ -622,7 +714,7 @@ class FakeHubSpot:
         if errors:
             answer["numErrors"] = len(errors)
             answer["errors"] = errors
-            return self._ok(answer, 207)
+            return self._ok(answer, ok_status if self._dbv else 207)  # 2026-09: no 207
         return self._ok(answer, ok_status)
 
     def _batch_update(
@@ -695,6 +787,9 @@ class FakeHubSpot:
 
     def _create(self, object_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         props = {k: str(v) for k, v in (body.get("properties") or {}).items()}
+        denied = self._validate(object_type, props)
+        if denied:
+            return denied
         if object_type == "notes":
             if not props.get("hs_timestamp"):
                 return self._error(400, "hs_timestamp is required", "VALIDATION_ERROR")
@@ -911,8 +1006,43 @@ class FakeHubSpot:
                 }
                 for i in errors
             ]
-            return self._ok(answer, 207)
+            return self._ok(answer, 200 if self._dbv else 207)
         return self._ok(answer)
+
+    def _assoc_archive(
+        self, from_type: str, to_type: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str]:
+        for item in body.get("inputs", []):
+            from_id = str(item["from"]["id"])
+            for to in item.get("to", []):
+                to_id = str(to["id"])
+                self.assoc[(from_type, to_type)].get(from_id, {}).pop(to_id, None)
+                self.assoc[(to_type, from_type)].get(to_id, {}).pop(from_id, None)
+        self._version += 1
+        if not self._dbv:
+            return 204, {}, ""
+        # 2026-09: 200 with a BatchResponseVoid body
+        return self._ok(
+            {
+                "status": "COMPLETE",
+                "startedAt": iso(self.clock_ms),
+                "completedAt": iso(self.clock_ms),
+            }
+        )
+
+    def _bad_options(self, body: Any) -> tuple[int, dict[str, str], str] | None:
+        """Enumeration options: label/value/hidden always; ``displayOrder`` from 2026-09 on."""
+        for option in (body or {}).get("options") or []:
+            needed = ["label", "value", "hidden"] + (["displayOrder"] if self._dbv else [])
+            absent = [k for k in needed if k not in option]
+            if absent:
+                return self._error(
+                    400,
+                    f"Invalid input JSON: option {option.get('value')!r} is missing "
+                    + ", ".join(absent),
+                    "VALIDATION_ERROR",
+                )
+        return None
 
     # -- properties API --------------------------------------------------------------------
     def _groups(
@@ -954,6 +1084,9 @@ class FakeHubSpot:
         denied = self._need(f"crm.schemas.{object_type}.write")
         if denied:
             return denied
+        bad = self._bad_options(body) if method in ("POST", "PATCH") else None
+        if bad:
+            return bad
         if method == "POST" and not name:
             if body["name"] in self.properties[object_type]:
                 return self._error(
