@@ -18,8 +18,13 @@ measured in ``durable-rules-facts.md`` are avoided on purpose (each has a test):
   otherwise re-match ``$nex`` rules forever);
 * values are typed and numbers normalised before the engine sees them (mixed string/number
   comparisons are lexicographic; ``1e-05`` does not parse);
-* actions are one-parameter closures wrapped in try/except on a host with no background
-  threads; ``state['exception']`` is checked after every assert;
+* the C engine module is driven directly (:class:`_Direct`): no Python action runs, so none
+  can be swallowed, made "async" by its signature or stolen by a background thread, and the
+  state is never written back; any error code or exception from the core raises
+  :class:`EngineError`, and a ruleset that failed before an action ran is rebuilt.  The
+  Python host path (:class:`_Host`: one-parameter closures wrapped in try/except on a host
+  with no background threads, ``state['exception']`` checked after every assert) is kept as
+  the reference it is tested and benchmarked against;
 * rulesets are split so that far fewer than 64 rules can match one fact.
 """
 
@@ -27,13 +32,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from durable import engine as _dr
+import durable_rules_engine as _core
 
 from .errors import EngineError
 from .rulebook import All, Cmp, Condition, Not, Rule, Rulebook
@@ -46,6 +52,9 @@ RULES_PER_RULESET = 25  # two durable rules each + the sentinel: at most 26 can 
 _NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt"}
 _DR_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 _INT_LIMIT = 2**62
+SENTINEL = "zz_sentinel"
+_OUT_OF_SLOTS = "durable_rules ran out of session slots; the engine was reset"
+_NO_COMPILE = "could not compile the rules into durable_rules"
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,18 @@ def normalise_number(value: int | float) -> int | float | None:
         # 1e-05 -> 1.0000000000000003e-05: the closest float with a '.' before the exponent
         return math.nextafter(value, math.inf if value > 0 else -math.inf)
     return value
+
+
+def _already_safe(kind: str, value: Any) -> bool:
+    """Whether ``value`` is already of its signal's type and safe for the C parser, so that
+    coercion and normalisation would return it unchanged (a fast path, not a filter)."""
+    cls = type(value)
+    if kind == "bool":
+        return cls is bool
+    if kind == "int":
+        return cls is int and -_INT_LIMIT <= value <= _INT_LIMIT
+    # repr() of a float uses an exponent only below 1e-4 or from 1e16; NaN fails both tests
+    return cls is float and (value == 0.0 or 1e-4 <= abs(value) < 1e15)
 
 
 def _leaf(signal: str, op: str, value: Any) -> dict[str, Any]:
@@ -129,56 +150,185 @@ def _constant(c: Cmp) -> Any:
     raise EngineError(f"rule constant for {c.signal} is not a number: {value!r}")
 
 
-class _SyncHost(_dr.Host):
-    """A Host with no background threads; actions are looked up by name."""
+def _rule_name(message: str) -> str:
+    """The rule that fired, from the C core's action message ``{"<rule>": {...}}``: the first
+    key, read without parsing the whole message (names with escapes fall back to json)."""
+    start = message.index('"') + 1
+    name = message[start : message.index('"', start)]
+    if "\\" in name:
+        name = next(iter(json.loads(message)))
+    return name
 
-    def __init__(self, actions: Mapping[str, Callable[[Any], None]]):
-        self._actions = dict(actions)
-        super().__init__()
 
-    def _run(self) -> None:  # no dispatcher / timer threads
-        return None
+class _Direct:
+    """durable_rules' C engine module (``durable_rules_engine``) driven directly: assert the
+    fact, start the session's first action, complete actions one by one until none is left,
+    reading only which rule fired, then delete the session.  No Python action runs, no state
+    is written back (so the state fact is never re-asserted), no thread is started."""
 
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
+    def __init__(self, definitions: Mapping[str, Mapping[str, Any]]):
+        self._definitions = definitions
+        self._handles = self._create()
+
+    def _create(self) -> dict[str, int]:
+        handles = {}
+        for name, rules in self._definitions.items():
+            body = {r: {k: v for k, v in rule.items() if k != "run"} for r, rule in rules.items()}
+            try:
+                handles[name] = _core.create_ruleset(name, json.dumps(body))
+            except Exception as exc:
+                raise EngineError(
+                    f"could not compile the rules into durable_rules: {exc}"
+                ) from None
+        return handles
+
+    def reset(self) -> None:
+        # a ruleset that raised mid-session may be corrupt (and deleting a session that never
+        # ran an action can crash the process): new rulesets, the old ones are abandoned
+        self._handles = self._create()
+
+    def fired(self, ruleset: str, fact: Mapping[str, Any], body: str, sid: int) -> list[str]:
+        handle = self._handles[ruleset]
+        started = False
+        names: list[str] = []
         try:
-            return self._actions[action_name]
-        except KeyError:
-            raise EngineError(f"internal: no action named {action_name}") from None
+            code, state = _core.assert_fact(handle, f'{{"sid":"{sid}",{body[1:]}')
+            if code != 0:  # 1 not handled, 2 already observed, 3 deferred: no action ran
+                raise EngineError(f"durable_rules did not handle a fact (code {code})")
+            result = _core.start_action_for_state(handle, state)
+            if not result:
+                raise EngineError("internal: no rule ran for a fact (the sentinel always should)")
+            started = True
+            message: str | None = result[1]
+            while message:
+                names.append(_rule_name(message))
+                message = _core.complete_and_start_action(handle, state)
+            return names
+        except MemoryError:
+            self.reset()
+            raise EngineError(
+                "durable_rules ran out of session slots; the engine was reset"
+            ) from None
+        except Exception as exc:
+            if not started:
+                self.reset()
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"durable_rules rejected a fact: {exc}") from None
+        finally:
+            if started:
+                _core.delete_state(handle, str(sid))
 
 
-class Engine:
-    """Compiled rules for one rulebook.
+class _Host:
+    """The same compiled rulesets through durable_rules' Python host (``durable.engine``):
+    one-parameter closures as actions, a Host with no background threads.  Kept as the
+    reference the direct path is tested and benchmarked against."""
 
-    durable_rules' C core has no locks and never releases the GIL, so evaluations are
-    serialised by a lock (threads gain nothing; use processes for parallelism).
-    """
+    def __init__(self, definitions: Mapping[str, Mapping[str, Any]]):
+        from durable import engine as dr  # only this backend needs the Python host
 
-    def __init__(self, rulebook: Rulebook, rules_per_ruleset: int = RULES_PER_RULESET):
-        self.rulebook = rulebook
-        self._hits: list[Outcome] = []
+        self._fired: list[str] = []
         self._errors: list[str] = []
-        self._lock = threading.Lock()
-        self._sid = itertools.count(1)
-        self._rules_per_ruleset = max(1, min(rules_per_ruleset, 30))
-        self._definitions: dict[str, dict[str, Any]] = {}
-        self._by_subject: dict[str, list[str]] = {}
-        self._actions: dict[str, Callable[[Any], None]] = {}
-        self._compile()
-        self._host = self._new_host()
+        actions = {
+            rule["run"]: self._action(rule_name)
+            for rules in definitions.values()
+            for rule_name, rule in rules.items()
+        }
 
-    # -- compilation ---------------------------------------------------------------------------
-    def _action(self, outcome: Outcome | None) -> Callable[[Any], None]:
-        hits, errors = self._hits, self._errors
+        class SyncHost(dr.Host):  # type: ignore[misc]
+            def _run(self) -> None:  # no dispatcher / timer threads
+                return None
+
+            def get_action(self, action_name: str) -> Callable[[Any], None]:
+                try:
+                    return actions[action_name]
+                except KeyError:
+                    raise EngineError(f"internal: no action named {action_name}") from None
+
+        self._new = lambda: SyncHost()
+        self._definitions = definitions
+        self._actions = actions
+        self._host = self._build()
+
+    def _action(self, rule_name: str) -> Callable[[Any], None]:
+        fired, errors = self._fired, self._errors
 
         def action(c: Any) -> None:  # exactly one positional parameter (else "async")
             try:
-                if outcome is not None:
-                    hits.append(outcome)
+                fired.append(rule_name)
             except Exception as exc:  # never let durable swallow it silently
                 errors.append(f"{exc.__class__.__name__}: {exc}")
 
         return action
 
+    def _build(self) -> Any:
+        host = self._new()
+        try:
+            host.register_rulesets(copy.deepcopy(dict(self._definitions)))  # it mutates the dict
+        except Exception as exc:
+            raise EngineError(f"{_NO_COMPILE}: {exc}") from None
+        return host
+
+    def reset(self) -> None:
+        self._host = self._build()
+
+    def fired(self, ruleset: str, fact: Mapping[str, Any], body: str, sid: int) -> list[str]:
+        self._fired.clear()
+        self._errors.clear()
+        try:
+            state = self._host.assert_fact(ruleset, dict(fact, sid=str(sid)))
+        except MemoryError:
+            self.reset()
+            raise EngineError(
+                "durable_rules ran out of session slots; the engine was reset"
+            ) from None
+        except Exception as exc:
+            # the session may never have run an action: deleting it could crash the process
+            self.reset()
+            raise EngineError(f"durable_rules rejected a fact: {exc}") from None
+        try:
+            if isinstance(state, dict) and state.get("exception"):
+                raise EngineError(f"a rule action failed: {str(state['exception'])[:200]}")
+            if self._errors:
+                raise EngineError(f"a rule action failed: {self._errors[0]}")
+            return list(self._fired)
+        finally:
+            self._host.delete_state(ruleset, str(sid))
+
+
+BACKENDS: dict[str, type[_Direct] | type[_Host]] = {"direct": _Direct, "host": _Host}
+
+
+class Engine:
+    """Compiled rules for one rulebook.
+
+    ``backend="direct"`` (the default) drives durable_rules' C engine module; ``"host"`` runs
+    the same rulesets through durable_rules' Python host (the reference for tests and the
+    benchmark).  durable_rules' C core has no locks and never releases the GIL, so
+    evaluations are serialised by a lock (threads gain nothing; use processes).
+    """
+
+    def __init__(
+        self,
+        rulebook: Rulebook,
+        rules_per_ruleset: int = RULES_PER_RULESET,
+        backend: str = "direct",
+    ):
+        if backend not in BACKENDS:
+            raise EngineError(f"unknown engine backend {backend!r}; use one of {sorted(BACKENDS)}")
+        self.rulebook = rulebook
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._sid = itertools.count(1)
+        self._rules_per_ruleset = max(1, min(rules_per_ruleset, 30))
+        self._definitions: dict[str, dict[str, Any]] = {}
+        self._by_subject: dict[str, list[str]] = {}
+        self._outcome_of: dict[str, Outcome | None] = {SENTINEL: None}
+        self._compile()
+        self._runner: _Direct | _Host = BACKENDS[backend](self._definitions)
+
+    # -- compilation ---------------------------------------------------------------------------
     def _compile(self) -> None:
         for subject in ("company", "vendor"):
             rules = sorted(self.rulebook.for_subject(subject), key=lambda r: r.id)
@@ -199,24 +349,14 @@ class Engine:
                 (FIRED, compile_true(cond)),
                 (CANNOT_ASSESS, compile_unknown(cond)),
             ):
-                action_name = f"{name}__{rule.id}__{status}"
-                self._actions[action_name] = self._action(Outcome(rule.id, status))
-                definition[f"{rule.id}_{status}"] = {
+                rule_name = f"{rule.id}_{status}"
+                self._outcome_of[rule_name] = Outcome(rule.id, status)
+                definition[rule_name] = {
                     "all": [{"m": {"$and": [kind, compiled]}}],
-                    "run": action_name,
+                    "run": f"{name}__{rule_name}",
                 }
-        sentinel = f"{name}__sentinel"
-        self._actions[sentinel] = self._action(None)
-        definition["zz_sentinel"] = {"all": [{"m": kind}], "pri": 65000, "run": sentinel}
+        definition[SENTINEL] = {"all": [{"m": kind}], "pri": 65000, "run": f"{name}__sentinel"}
         return definition
-
-    def _new_host(self) -> _SyncHost:
-        host = _SyncHost(self._actions)
-        try:
-            host.register_rulesets(copy.deepcopy(self._definitions))  # it mutates the dict
-        except Exception as exc:
-            raise EngineError(f"could not compile the rules into durable_rules: {exc}") from None
-        return host
 
     def definitions(self) -> dict[str, dict[str, Any]]:
         """The durable_rules JSON rulesets (for inspection and the benchmark)."""
@@ -230,6 +370,9 @@ class Engine:
             spec = REGISTRY.get(name)
             if spec is None or spec.subject != subject:
                 continue
+            if _already_safe(spec.type, raw):  # the common case: computed signals
+                fact[name] = raw
+                continue
             value = coerce(spec, raw)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 value = normalise_number(value)
@@ -242,34 +385,15 @@ class Engine:
         if subject not in self._by_subject:
             raise EngineError(f"unknown subject {subject!r}")
         fact = self.fact(subject, values)
+        body = json.dumps(fact)
         outcomes: list[Outcome] = []
         with self._lock:
-            for name in self._by_subject[subject]:
-                outcomes.extend(self._assert(name, fact))
-        return outcomes
-
-    def _assert(self, ruleset: str, fact: dict[str, Any]) -> list[Outcome]:
-        sid = str(next(self._sid))
-        self._hits.clear()
-        self._errors.clear()
-        message = dict(fact, sid=sid)
-        try:
-            state = self._host.assert_fact(ruleset, message)
-        except MemoryError:
-            self._host = self._new_host()  # the ruleset is corrupt after this: rebuild
-            raise EngineError(
-                "durable_rules ran out of session slots; the engine was reset"
-            ) from None
-        except Exception as exc:
-            # the session may never have run an action: deleting it could crash the process,
-            # so drop the whole host instead of calling delete_state
-            self._host = self._new_host()
-            raise EngineError(f"durable_rules rejected a fact: {exc}") from None
-        try:
-            if isinstance(state, dict) and state.get("exception"):
-                raise EngineError(f"a rule action failed: {str(state['exception'])[:200]}")
-            if self._errors:
-                raise EngineError(f"a rule action failed: {self._errors[0]}")
-            return list(dict.fromkeys(self._hits))  # an $or can fire once per true branch
-        finally:
-            self._host.delete_state(ruleset, sid)
+            for ruleset in self._by_subject[subject]:
+                for rule_name in self._runner.fired(ruleset, fact, body, next(self._sid)):
+                    try:
+                        outcome = self._outcome_of[rule_name]
+                    except KeyError:
+                        raise EngineError(f"internal: unknown durable rule {rule_name}") from None
+                    if outcome is not None:
+                        outcomes.append(outcome)
+        return list(dict.fromkeys(outcomes))  # an $or can fire once per true branch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -10,7 +11,15 @@ import threading
 import pytest
 
 from cmrules import rulebook as rb
-from cmrules.engine import CANNOT_ASSESS, FIRED, Engine, normalise_number
+from cmrules.engine import (
+    CANNOT_ASSESS,
+    FIRED,
+    SENTINEL,
+    Engine,
+    _Host,
+    _rule_name,
+    normalise_number,
+)
 from cmrules.errors import EngineError
 from cmrules.rulebook import Cmp, Rule, Rulebook
 
@@ -65,13 +74,20 @@ def test_an_entity_matching_many_rules_gets_every_finding(engine, rulebook):
     assert vendor == {"CMR019", "CMR020", "CMR021"}
 
 
-def test_twenty_thousand_entities_in_one_process(engine):
+@pytest.fixture(scope="module")
+def host_engine(rulebook):
+    return Engine(rulebook, backend="host")
+
+
+@pytest.mark.parametrize(("backend", "n"), [("direct", 20_000), ("host", 4_000)])
+def test_thousands_of_entities_in_one_process(engine, host_engine, backend, n):
     # trap: ~1,024 live sessions raise MemoryError; each entity's session is deleted
+    e = engine if backend == "direct" else host_engine
     total = 0
-    for i in range(20_000):
-        out = engine.evaluate("company", {"directing_contacts": i % 4, "vendor_referents": 1})
+    for i in range(n):
+        out = e.evaluate("company", {"directing_contacts": i % 4, "vendor_referents": 1})
         total += "CMR001" in ids(out)
-    assert total == 10_000  # i % 4 in (2, 3)
+    assert total == n // 2  # i % 4 in (2, 3)
 
 
 def test_strings_compare_as_numbers_and_booleans(engine):
@@ -121,17 +137,19 @@ def test_normalise_number():
     assert normalise_number(2**70) == 2**62
 
 
-def test_unknown_signal_is_cannot_assess_and_never_loops(engine):
-    # trap: $nex rules re-match the state fact forever; every rule is ANDed with _k.
-    # Run in a subprocess with a timeout, so a regression fails instead of hanging.
+@pytest.mark.parametrize("backend", ["direct", "host"])
+def test_unknown_signal_is_cannot_assess_and_never_loops(engine, backend):
+    # trap: $nex rules re-match the state fact forever; every rule is ANDed with _k (the
+    # direct path also never writes the state back). Run in a subprocess with a timeout, so
+    # a regression fails instead of hanging.
     code = textwrap.dedent("""
         from cmrules import rulebook
         from cmrules.engine import Engine, CANNOT_ASSESS
-        e = Engine(rulebook.load())
+        e = Engine(rulebook.load(), backend="BACKEND")
         out = e.evaluate("company", {})
         assert all(o.status == CANNOT_ASSESS for o in out)
         print(len({o.rule_id for o in out}))
-    """)
+    """).replace("BACKEND", backend)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout) == len(engine.rulebook.for_subject("company"))
@@ -172,40 +190,55 @@ def _rule(i: int, signal: str = "directing_contacts", op: str = "gte", value=0) 
     )
 
 
-def test_more_than_64_matching_rules_are_split_across_rulesets():
+@pytest.mark.parametrize("backend", ["direct", "host"])
+def test_more_than_64_matching_rules_are_split_across_rulesets(backend):
     # trap: >64 rules matching one fact gave error 303 and no action ran
-    engine = Engine(Rulebook([_rule(i) for i in range(100)]))
+    engine = Engine(Rulebook([_rule(i) for i in range(100)]), backend=backend)
     assert len(ids(engine.evaluate("company", {"directing_contacts": 5}))) == 100
 
 
-def test_exceptions_in_actions_are_not_swallowed():
-    # trap: durable_rules catches every exception in an action and carries on
-    class Broken(Engine):
-        def _action(self, outcome):
-            def action(c):
-                if outcome is not None:
-                    raise RuntimeError("boom")
+def test_exceptions_in_host_actions_are_not_swallowed(monkeypatch):
+    # trap: durable_rules' host catches every exception in an action and carries on
+    def broken_action(self, rule_name):
+        def action(c):
+            if rule_name != SENTINEL:
+                raise RuntimeError("boom")
 
-            return action
+        return action
 
-    engine = Broken(Rulebook([_rule(1)]))
+    monkeypatch.setattr(_Host, "_action", broken_action)
+    engine = Engine(Rulebook([_rule(1)]), backend="host")
     with pytest.raises(EngineError, match="boom"):
         engine.evaluate("company", {"directing_contacts": 1})
-    # the engine still works afterwards (state deleted in finally)
-    with pytest.raises(EngineError):
+    # the engine still runs afterwards (state deleted in finally)
+    with pytest.raises(EngineError, match="boom"):
         engine.evaluate("company", {"directing_contacts": 1})
 
 
-def test_no_background_threads():
+def test_errors_from_the_core_are_raised_and_the_engine_recovers():
+    # the direct path runs no Python action (nothing to swallow); what the C core rejects
+    # raises EngineError, the ruleset is rebuilt, and the next entity evaluates normally.
+    # A fact with 300 properties is refused by the core itself (error 302, max 255).
+    engine = Engine(Rulebook([_rule(1)]))
+    body = json.dumps({"_k": "company", **{f"p{i}": i for i in range(300)}})
+    with pytest.raises(EngineError, match="302"):
+        engine._runner.fired("cmrules_company_0", {}, body, 1)
+    for _ in range(2_000):  # > 1,024: no session was leaked by the failure
+        assert ids(engine.evaluate("company", {"directing_contacts": 1})) == {"T001"}
+
+
+@pytest.mark.parametrize("backend", ["direct", "host"])
+def test_no_background_threads(backend):
     # trap: the default Host starts timer threads that can steal actions
     before = threading.active_count()
-    engines = [Engine(Rulebook([_rule(1)])) for _ in range(5)]  # same names, separate hosts
+    engines = [Engine(Rulebook([_rule(1)]), backend=backend) for _ in range(5)]  # same names
     assert threading.active_count() == before
     for e in engines:
         assert ids(e.evaluate("company", {"directing_contacts": 1})) == {"T001"}
 
 
-def test_sessions_with_no_matching_rule_are_deleted_safely():
+@pytest.mark.parametrize("backend", ["direct", "host"])
+def test_sessions_with_no_matching_rule_are_deleted_safely(backend):
     # trap: delete_state on a session that never ran an action can segfault; the sentinel
     # rule makes every session run one.  Run in a subprocess so a crash fails the test.
     code = textwrap.dedent("""
@@ -215,12 +248,12 @@ def test_sessions_with_no_matching_rule_are_deleted_safely():
                  severity="low", question={"fr": "q", "en": "q"}, params={},
                  when=Cmp("directing_contacts", "gt", 100), message={"fr": "m", "en": "m"},
                  advice={"fr": "a", "en": "a"}, source="t")
-        e = Engine(Rulebook([r]))
+        e = Engine(Rulebook([r]), backend="BACKEND")
         for i in range(3000):
             assert e.evaluate("company", {"directing_contacts": 1}) == []
             assert e.evaluate("vendor", {}) == []      # a subject with no rule at all
         print("ok")
-    """)
+    """).replace("BACKEND", backend)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "ok"
@@ -262,9 +295,11 @@ def test_regex_is_not_a_rule_operator(tmp_path):
         rb.load([p])
 
 
-def test_actions_take_exactly_one_parameter(engine):
-    # trap: a two-parameter action is treated as async and silently never completes
-    assert all(a.__code__.co_argcount == 1 for a in engine._actions.values())
+def test_actions_take_exactly_one_parameter(host_engine):
+    # trap: a two-parameter action is treated as async and silently never completes (the
+    # direct path has no Python action at all; the host path's are one-parameter closures)
+    actions = host_engine._runner._actions
+    assert actions and all(a.__code__.co_argcount == 1 for a in actions.values())
 
 
 def test_reserved_names_are_never_signals():
@@ -274,10 +309,12 @@ def test_reserved_names_are_never_signals():
     assert not {n for n in REGISTRY if n in ("id", "sid", "_k") or n.startswith("$")}
 
 
-def test_definitions_survive_reregistration(engine):
+@pytest.mark.parametrize("backend", ["direct", "host"])
+def test_definitions_survive_reregistration(backend, rulebook):
     # trap: Ruleset() deletes each rule's `run` from the dict it is given
+    engine = Engine(rulebook, backend=backend)
     first = engine.definitions()
-    engine._host = engine._new_host()
+    engine._runner.reset()
     assert engine.definitions() == first
     assert all("run" in r for d in first.values() for r in d.values())
     assert ids(engine.evaluate("company", {"directing_contacts": 2})) == {"CMR001"}
@@ -302,3 +339,49 @@ def test_concurrent_threads_are_serialised(engine):
     for t in threads:
         t.join()
     assert len(set(results)) == 1 and results[0] > 0
+
+
+def test_the_fired_rule_is_read_from_the_action_message():
+    assert _rule_name('{"CMR001_fired":{"m":{"_k": "company", "sid": "1"}}}') == "CMR001_fired"
+    assert _rule_name(json.dumps({'a"b': {"m": {}}})) == 'a"b'  # escapes: parsed properly
+
+
+def test_unknown_backend_is_refused(rulebook):
+    with pytest.raises(EngineError, match="unknown engine backend"):
+        Engine(rulebook, backend="fast")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        7,
+        -3,
+        2**62,
+        2**62 + 1,
+        0.0,
+        -0.0,
+        1e-4,
+        9.9e-5,
+        3.5,
+        1e15 - 1,
+        1e15,
+        1e16,
+        float("nan"),
+        float("inf"),
+        True,
+        False,
+        "3",
+        None,
+    ],
+)
+@pytest.mark.parametrize("kind", ["int", "float", "bool"])
+def test_fast_path_changes_nothing(kind, value):
+    # the fast path skips coercion only where coercion + normalisation are the identity
+    from cmrules.engine import _already_safe
+    from cmrules.signals import REGISTRY, coerce
+
+    spec = next(s for s in REGISTRY.values() if s.type == kind)
+    if _already_safe(kind, value):
+        slow = normalise_number(coerce(spec, value)) if kind != "bool" else coerce(spec, value)
+        assert slow == value and type(slow) is type(value)
