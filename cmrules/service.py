@@ -17,6 +17,7 @@ from typing import Any
 
 from . import config as config_mod
 from . import findings as findings_mod
+from . import history as history_mod
 from . import notes as notes_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
@@ -384,9 +385,22 @@ def evaluate(
         report.warnings.extend(warnings)
     if write:
         write_back(conn, results, dry_run=dry_run)
+        if not dry_run:
+            _record(session.config.default_state_path(), as_of, "evaluate", results)
     report.stats.update(session.context.stats)
     report.stats["duration_s"] = round(time.monotonic() - started, 3)
     return report
+
+
+def _record(state_path: Path, as_of: datetime, command: str, results: list[RecordResult]) -> None:
+    """One line of run history next to the state file (for ``cmrules report``'s trend)."""
+    history_mod.record_run(
+        history_mod.history_path(state_path),
+        at=datetime.now(UTC).replace(microsecond=0),
+        as_of=as_of,
+        command=command,
+        results=results,
+    )
 
 
 def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
@@ -450,6 +464,8 @@ def sync(
             report.warnings.append(str(exc))
             raise
         failed = report.count(FAILED)
+        if not dry_run:
+            _record(path, as_of, "sync", report.records)
         if not dry_run and failed == 0:
             state_mod.save_watermark(
                 path,
