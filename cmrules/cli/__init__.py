@@ -20,6 +20,7 @@ from . import crm as crm
 from . import evaluate as evaluate
 from . import local as local
 from . import records as records
+from . import report as report
 from . import rules as rules
 from . import ruletest as ruletest
 from .app import EXIT_INTERNAL, cli, main

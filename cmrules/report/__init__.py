@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .aggregate import Portfolio, build_portfolio
-from .collect import build
-from .render import FORMATS, render
+from .collect import build, save
+from .render import FORMATS, render_as
 
-__all__ = ["FORMATS", "Portfolio", "build", "build_portfolio", "render"]
+__all__ = ["FORMATS", "Portfolio", "build", "build_portfolio", "render_as", "save"]

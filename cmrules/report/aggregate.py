@@ -168,34 +168,57 @@ class Portfolio:
             "records_evaluated": self.records,
             "risk_distribution": self.risk,
             "top_issues": [
-                {"rule_id": t.rule_id, "criterion": t.criterion, "severity": t.severity,
-                 "question": t.question, "records": t.records, "vendors": t.vendors,
-                 "weight": t.weight}
+                {
+                    "rule_id": t.rule_id,
+                    "criterion": t.criterion,
+                    "severity": t.severity,
+                    "question": t.question,
+                    "records": t.records,
+                    "vendors": t.vendors,
+                    "weight": t.weight,
+                }
                 for t in self.top
             ],  # fmt: skip
             "heatmap": [
-                {"vendor_id": v.id, "vendor_name": v.name, "clients": len(v.clients),
-                 "cells": {str(c): cell.to_dict() for c, cell in v.cells.items()}}
+                {
+                    "vendor_id": v.id,
+                    "vendor_name": v.name,
+                    "clients": len(v.clients),
+                    "cells": {str(c): cell.to_dict() for c, cell in v.cells.items()},
+                }
                 for v in self.vendors
             ],  # fmt: skip
             "vendors": [
-                {"id": v.id, "name": v.name, "risk_level": v.risk,
-                 "open_flags": v.open_flags,
-                 "findings": [f.to_dict(lang) for f in v.findings],
-                 "clients": [c.to_dict(lang) for c in v.clients]}
+                {
+                    "id": v.id,
+                    "name": v.name,
+                    "risk_level": v.risk,
+                    "open_flags": v.open_flags,
+                    "findings": [f.to_dict(lang) for f in v.findings],
+                    "clients": [c.to_dict(lang) for c in v.clients],
+                }
                 for v in self.vendors
             ],  # fmt: skip
             "data_gaps": [
-                {"signal": g.signal, "findings_blocked": g.findings, "records": g.records,
-                 "rules": list(g.rules), "how_to_provide": g.fix}
+                {
+                    "signal": g.signal,
+                    "findings_blocked": g.findings,
+                    "records": g.records,
+                    "rules": list(g.rules),
+                    "how_to_provide": g.fix,
+                }
                 for g in self.gaps
             ],  # fmt: skip
             "trend": {
                 "runs_in_history": self.history_runs,
                 "unreadable_lines": self.history_skipped,
                 "points": [
-                    {"as_of": iso(p.as_of), "open_flags": p.total, "flags": p.flags,
-                     "vendors": p.vendors}
+                    {
+                        "as_of": iso(p.as_of),
+                        "open_flags": p.total,
+                        "flags": p.flags,
+                        "vendors": p.vendors,
+                    }
                     for p in self.trend
                 ],  # fmt: skip
             },

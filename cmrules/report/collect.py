@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -41,9 +43,7 @@ def build(
         if not vendor_ids:
             raise UsageError(f"{conn.describe()} has no vendor to report on")
     ds = conn.load(vendor_ids)
-    results = evaluate_dataset(
-        session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language
-    )
+    results = evaluate_dataset(session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language)
     path = history_path or history_mod.history_path(session.config.default_state_path())
     runs, skipped = history_mod.read_runs(path)
     return build_portfolio(
@@ -55,3 +55,26 @@ def build(
         runs=runs,
         history_skipped=skipped,
     )
+
+
+def save(text: str, output: Path) -> int:
+    """Write the report atomically (a killed run leaves the old file or none, never half a
+    report); returns the size in bytes."""
+    data = text.encode("utf-8")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(
+            f"--output {output}: the folder {parent} does not exist; create it or choose another"
+        )
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, output)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(
+            f"--output {output}: cannot write the report ({exc.strerror}); choose a writable path"
+        ) from None
+    return len(data)

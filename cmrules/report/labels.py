@@ -45,7 +45,7 @@ UI: dict[str, dict[str, str]] = {
         "risk": "Risk distribution (records)",
         "top": "The three issues that weigh most",
         "top_none": "No open flag in this portfolio.",
-        "top_line": "flagged on {n} record(s) across {v} vendor(s)",
+        "top_line": "raised {n} time(s), at {v} vendor(s)",
         "heatmap": "Vendors × criteria",
         "heatmap_help": "Each cell: share of the vendor's clients flagged (⚑), that cannot be "
         "assessed (?), and fine (✓). ◆ marks a finding on the vendor's whole portfolio.",
@@ -101,7 +101,7 @@ UI: dict[str, dict[str, str]] = {
         "risk": "Répartition des risques (fiches)",
         "top": "Les trois problèmes qui pèsent le plus",
         "top_none": "Aucun drapeau ouvert dans ce portefeuille.",
-        "top_line": "signalé sur {n} fiche(s) chez {v} prestataire(s)",
+        "top_line": "levé {n} fois, chez {v} prestataire(s)",
         "heatmap": "Prestataires × critères",
         "heatmap_help": "Chaque case : part des clients du prestataire signalés (⚑), impossibles "
         "à évaluer (?) et sans problème (✓). ◆ marque un constat sur tout le portefeuille du "

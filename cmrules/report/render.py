@@ -43,7 +43,7 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def render(portfolio: Portfolio, fmt: str) -> str:
+def render_as(portfolio: Portfolio, fmt: str) -> str:
     if fmt == "html":
         return to_html(portfolio)
     if fmt == "markdown":
