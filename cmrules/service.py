@@ -6,7 +6,6 @@ CLI commands stay thin and call these functions; everything here raises
 
 from __future__ import annotations
 
-import difflib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets
+from .selection import resolve, select, vendors_of
 from .signals import CompanyContext, SignalValue, VendorContext, compute
 
 log = logging.getLogger("cmrules")
@@ -93,40 +93,6 @@ def open_session(
     if connector is not None:
         context = connector.context
     return Session(cfg, rulesets, conn, context)
-
-
-# ------------------------------------------------------------------------------------------
-# resolving references
-# ------------------------------------------------------------------------------------------
-def resolve(connector: Connector, ref: str, kind: OrgKind) -> Organisation:
-    """An organisation by id or name; unknown -> close matches; ambiguous -> candidates."""
-    ref = ref.strip()
-    if not ref:
-        raise UsageError(f"empty {kind.value} reference: give a name or an id")
-    candidates = [o for o in connector.find_organisations(ref, kind) if o.kind == kind]
-    by_id = [o for o in candidates if o.id == ref]
-    if by_id:
-        return by_id[0]
-    folded = ref.casefold()
-    exact = [o for o in candidates if o.name.casefold() == folded]
-    if len(exact) == 1:
-        return exact[0]
-    partial = exact or [o for o in candidates if folded in o.name.casefold()]
-    if len(partial) == 1:
-        return partial[0]
-    if len(partial) > 1:
-        listing = "; ".join(f"{o.name} (id {o.id})" for o in partial[:10])
-        raise UsageError(
-            f"{kind.value} {ref!r} is ambiguous: {listing}. Use the id, or a "
-            "longer part of the name"
-        )
-    names = {o.name: o for o in candidates}
-    close = difflib.get_close_matches(ref, list(names), n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise UsageError(
-        f"no {kind.value} matches {ref!r} in {connector.describe()}.{hint} "
-        f"'cmrules vendors' lists them."
-    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -345,40 +311,15 @@ def evaluate(
     conn = session.connector
     language = language or session.config.language
     started = time.monotonic()
-    if company:
-        subject = resolve(conn, company, OrgKind.COMPANY)
-        vendor_ids = _vendors_of(conn, [subject.id]).get(subject.id, [])
-        if vendor:
-            v = resolve(conn, vendor, OrgKind.VENDOR)
-            if v.id not in vendor_ids:
-                raise UsageError(f"{subject.name} is not a client of {v.name}")
-            vendor_ids = [v.id]
-        if not vendor_ids:
-            raise UsageError(
-                f"{subject.name} (id {subject.id}) has no vendor engagement to "
-                "evaluate; record which agency it works with"
-            )
-        ds = conn.load(vendor_ids, [subject.id])
-        results = evaluate_dataset(
-            session,
-            ds,
-            vendor_ids=vendor_ids,
-            company_ids=[subject.id],
-            as_of=as_of,
-            language=language,
-        )
-    elif vendor:
-        v = resolve(conn, vendor, OrgKind.VENDOR)
-        ds = conn.load([v.id])
-        # a client that also works with other vendors: load those engagements too, so its one
-        # note covers all of them and does not flip-flop between runs
-        clients = [e.company_id for e in ds.engagements_of_vendor(v.id)]
-        others = {x for vs in _vendors_of(conn, clients).values() for x in vs} - {v.id}
-        if others:
-            ds.extend(conn.load(sorted(others), clients))
-        results = evaluate_dataset(session, ds, vendor_ids=[v.id], as_of=as_of, language=language)
-    else:
-        raise UsageError("say what to evaluate: --vendor NAME|ID or --company NAME|ID")
+    sel = select(session, vendor=vendor, company=company)
+    results = evaluate_dataset(
+        session,
+        sel.dataset,
+        vendor_ids=sel.vendor_ids,
+        company_ids=sel.company_ids,
+        as_of=as_of,
+        language=language,
+    )
     report = Report(as_of=as_of, language=language, records=results)
     warnings = getattr(conn, "unmatched", None)
     if warnings:
@@ -401,13 +342,6 @@ def _record(state_path: Path, as_of: datetime, command: str, results: list[Recor
         command=command,
         results=results,
     )
-
-
-def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
-    try:
-        return conn.vendors_of(company_ids)
-    except NotImplementedError:
-        return {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,7 +379,7 @@ def sync(
         changed_vendors = changes.organisation_ids & vendors
         changed_companies = sorted(changes.organisation_ids - vendors)
         affected = set(changed_vendors)
-        for vids in _vendors_of(conn, changed_companies).values():
+        for vids in vendors_of(conn, changed_companies).values():
             affected.update(vids)
         report = Report(as_of=as_of, language=language)
         if affected:

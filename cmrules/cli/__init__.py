@@ -18,6 +18,7 @@ from __future__ import annotations
 # Command modules register themselves on import; one line each, sorted.
 from . import crm as crm
 from . import evaluate as evaluate
+from . import explain as explain
 from . import local as local
 from . import records as records
 from . import report as report

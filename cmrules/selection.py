@@ -1,0 +1,103 @@
+"""Which records a command is about: references resolved to records, and their data loaded.
+
+``--vendor`` and ``--company`` accept an id or a name; an unknown name is an error with the
+closest names, an ambiguous one lists the candidates.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .connector import Connector
+from .errors import UsageError
+from .model import Dataset, Organisation, OrgKind
+
+if TYPE_CHECKING:
+    from .service import Session
+
+
+def resolve(connector: Connector, ref: str, kind: OrgKind) -> Organisation:
+    """An organisation by id or name; unknown -> close matches; ambiguous -> candidates."""
+    ref = ref.strip()
+    if not ref:
+        raise UsageError(f"empty {kind.value} reference: give a name or an id")
+    candidates = [o for o in connector.find_organisations(ref, kind) if o.kind == kind]
+    by_id = [o for o in candidates if o.id == ref]
+    if by_id:
+        return by_id[0]
+    folded = ref.casefold()
+    exact = [o for o in candidates if o.name.casefold() == folded]
+    if len(exact) == 1:
+        return exact[0]
+    partial = exact or [o for o in candidates if folded in o.name.casefold()]
+    if len(partial) == 1:
+        return partial[0]
+    if len(partial) > 1:
+        listing = "; ".join(f"{o.name} (id {o.id})" for o in partial[:10])
+        raise UsageError(
+            f"{kind.value} {ref!r} is ambiguous: {listing}. Use the id, or a "
+            "longer part of the name"
+        )
+    names = {o.name: o for o in candidates}
+    close = difflib.get_close_matches(ref, list(names), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise UsageError(
+        f"no {kind.value} matches {ref!r} in {connector.describe()}.{hint} "
+        f"'cmrules vendors' lists them."
+    )
+
+
+@dataclass
+class Selection:
+    """The records one command evaluates, loaded: a vendor with its clients, or a company."""
+
+    dataset: Dataset
+    vendor_ids: list[str]
+    company_ids: list[str] | None = None  # None: the vendors' records and all their clients
+
+
+def select(session: Session, *, vendor: str | None = None, company: str | None = None) -> Selection:
+    """Resolve ``--vendor`` / ``--company`` and load what evaluating them needs."""
+    conn = session.connector
+    if company:
+        subject = resolve(conn, company, OrgKind.COMPANY)
+        vendor_ids = vendors_of(conn, [subject.id]).get(subject.id, [])
+        if vendor:
+            v = resolve(conn, vendor, OrgKind.VENDOR)
+            if v.id not in vendor_ids:
+                raise UsageError(f"{subject.name} is not a client of {v.name}")
+            vendor_ids = [v.id]
+        if not vendor_ids:
+            raise UsageError(
+                f"{subject.name} (id {subject.id}) has no vendor engagement to "
+                "evaluate; record which agency it works with"
+            )
+        return Selection(conn.load(vendor_ids, [subject.id]), vendor_ids, [subject.id])
+    if vendor:
+        v = resolve(conn, vendor, OrgKind.VENDOR)
+        ds = conn.load([v.id])
+        # a client that also works with other vendors: load those engagements too, so its one
+        # note covers all of them and does not flip-flop between runs
+        clients = [e.company_id for e in ds.engagements_of_vendor(v.id)]
+        others = {x for vs in vendors_of(conn, clients).values() for x in vs} - {v.id}
+        if others:
+            ds.extend(conn.load(sorted(others), clients))
+        return Selection(ds, [v.id])
+    raise UsageError("say what to evaluate: --vendor NAME|ID or --company NAME|ID")
+
+
+def select_all(session: Session) -> Selection:
+    """Every vendor the source knows, with all their clients."""
+    conn = session.connector
+    found = conn.find_organisations("", OrgKind.VENDOR)
+    vendor_ids = sorted(o.id for o in found if o.kind == OrgKind.VENDOR)
+    return Selection(conn.load(vendor_ids), vendor_ids)
+
+
+def vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
+    try:
+        return conn.vendors_of(company_ids)
+    except NotImplementedError:
+        return {}
