@@ -4,8 +4,14 @@ Rules (plain data from :mod:`cmrules.rulebook`) compile to durable_rules JSON ru
 three-valued logic: for every rule two durable rules are generated —
 
 * ``T(condition)``: the condition is definitely true on the known signals -> a finding;
-* ``U(condition)``: it is neither true nor false because a signal it needs is unknown
-  -> a "cannot assess" finding.
+* ``F(condition)``: it is definitely false -> no finding.
+
+When neither fires, a signal the rule needs is unknown and the known ones do not decide it:
+a "cannot assess" finding (Kleene logic: unknown = neither true nor false).  Both forms are
+the size of the written condition (negation is pushed down to the comparisons), so
+compilation is linear in the condition's size.  durable_rules refuses, with create error 113,
+a condition holding more than 15 ``$and``/``$or`` nodes (:data:`MAX_GROUPS`); the rulebook
+bounds conditions below that and :func:`rule_problems` creates each rule to be sure.
 
 Unknown signals are simply absent from the fact, so only ``$nex`` can see them.  The traps
 measured in ``durable-rules-facts.md`` are avoided on purpose (each has a test):
@@ -35,18 +41,20 @@ import itertools
 import json
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine as _core
 
-from .errors import EngineError
+from .errors import EngineError, RuleFileError
 from .rulebook import All, Cmp, Condition, Not, Rule, Rulebook
 from .signals import REGISTRY, coerce
 
 FIRED = "fired"
 CANNOT_ASSESS = "cannot_assess"
+_FALSE = "false"  # internal: the condition is definitely false
+MAX_GROUPS = 15  # $and/$or nodes durable_rules accepts in one condition (16 -> error 113)
 DISCRIMINATOR = "_k"
 RULES_PER_RULESET = 25  # two durable rules each + the sentinel: at most 26 can match a fact
 _NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt"}
@@ -100,11 +108,28 @@ def _leaf(signal: str, op: str, value: Any) -> dict[str, Any]:
 
 
 def _and(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return items[0] if len(items) == 1 else {"$and": items}
+    return _group("$and", items)
 
 
 def _or(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return items[0] if len(items) == 1 else {"$or": items}
+    return _group("$or", items)
+
+
+def _group(op: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``$and``/``$or`` node; nested nodes of the same kind are merged into it (fewer
+    nodes: durable_rules limits them)."""
+    flat: list[dict[str, Any]] = []
+    for item in items:
+        flat.extend(item[op] if list(item) == [op] else [item])
+    return flat[0] if len(flat) == 1 else {op: flat}
+
+
+def _count_groups(compiled: Any) -> int:
+    if isinstance(compiled, dict):
+        return sum(int(k in ("$and", "$or")) + _count_groups(v) for k, v in compiled.items())
+    if isinstance(compiled, list):
+        return sum(_count_groups(v) for v in compiled)
+    return 0
 
 
 def compile_true(c: Condition) -> dict[str, Any]:
@@ -125,19 +150,6 @@ def compile_false(c: Condition) -> dict[str, Any]:
     if isinstance(c, All):
         return _or([compile_false(i) for i in c.items])
     return _and([compile_false(i) for i in c.items])
-
-
-def compile_unknown(c: Condition) -> dict[str, Any]:
-    if isinstance(c, Cmp):
-        return {"$nex": {c.signal: 1}}
-    if isinstance(c, Not):
-        return compile_unknown(c.item)
-    some_unknown = _or([compile_unknown(i) for i in c.items])
-    if isinstance(c, All):  # no item false, one unknown
-        none_decisive = [_or([compile_true(i), compile_unknown(i)]) for i in c.items]
-    else:  # AnyOf: no item true, one unknown
-        none_decisive = [_or([compile_false(i), compile_unknown(i)]) for i in c.items]
-    return _and([*none_decisive, some_unknown])
 
 
 def _constant(c: Cmp) -> Any:
@@ -325,8 +337,15 @@ class Engine:
         self._definitions: dict[str, dict[str, Any]] = {}
         self._by_subject: dict[str, list[str]] = {}
         self._outcome_of: dict[str, Outcome | None] = {SENTINEL: None}
+        self._rule_ids: dict[str, list[str]] = {}
         self._compile()
-        self._runner: _Direct | _Host = BACKENDS[backend](self._definitions)
+        try:
+            self._runner: _Direct | _Host = BACKENDS[backend](self._definitions)
+        except EngineError:
+            problems = rule_problems(rulebook)  # name the rule durable_rules refuses
+            if problems:
+                raise RuleFileError(problems) from None
+            raise
 
     # -- compilation ---------------------------------------------------------------------------
     def _compile(self) -> None:
@@ -344,17 +363,11 @@ class Engine:
         kind = {DISCRIMINATOR: subject}
         definition: dict[str, Any] = {}
         for rule in rules:
-            cond = rule.condition()
-            for status, compiled in (
-                (FIRED, compile_true(cond)),
-                (CANNOT_ASSESS, compile_unknown(cond)),
-            ):
+            for status, match in _matches(rule):
                 rule_name = f"{rule.id}_{status}"
                 self._outcome_of[rule_name] = Outcome(rule.id, status)
-                definition[rule_name] = {
-                    "all": [{"m": {"$and": [kind, compiled]}}],
-                    "run": f"{name}__{rule_name}",
-                }
+                definition[rule_name] = {"all": [{"m": match}], "run": f"{name}__{rule_name}"}
+        self._rule_ids[name] = [r.id for r in rules]
         definition[SENTINEL] = {"all": [{"m": kind}], "pri": 65000, "run": f"{name}__sentinel"}
         return definition
 
@@ -389,11 +402,46 @@ class Engine:
         outcomes: list[Outcome] = []
         with self._lock:
             for ruleset in self._by_subject[subject]:
+                hits = set()  # an $or can fire once per true branch
                 for rule_name in self._runner.fired(ruleset, fact, body, next(self._sid)):
                     try:
                         outcome = self._outcome_of[rule_name]
                     except KeyError:
                         raise EngineError(f"internal: unknown durable rule {rule_name}") from None
                     if outcome is not None:
-                        outcomes.append(outcome)
-        return list(dict.fromkeys(outcomes))  # an $or can fire once per true branch
+                        hits.add(outcome)
+                for rule_id in self._rule_ids[ruleset]:
+                    if Outcome(rule_id, FIRED) in hits:
+                        outcomes.append(Outcome(rule_id, FIRED))
+                    elif Outcome(rule_id, _FALSE) not in hits:  # neither true nor false
+                        outcomes.append(Outcome(rule_id, CANNOT_ASSESS))
+        return outcomes
+
+
+def _matches(rule: Rule) -> list[tuple[str, dict[str, Any]]]:
+    """The two durable_rules conditions of a rule: definitely true, definitely false."""
+    kind = {DISCRIMINATOR: rule.subject}
+    cond = rule.condition()
+    return [(FIRED, _and([kind, compile_true(cond)])), (_FALSE, _and([kind, compile_false(cond)]))]
+
+
+def rule_problems(rules: Iterable[Rule]) -> list[str]:
+    """Create every rule alone in durable_rules; ``file:line: id: message`` for each it
+    refuses (what ``rules lint`` adds to the rulebook's own checks)."""
+    problems = []
+    for rule in rules:
+        matches = _matches(rule)
+        body = {status: {"all": [{"m": match}]} for status, match in matches}
+        body[SENTINEL] = {"all": [{"m": {DISCRIMINATOR: rule.subject}}], "pri": 65000}
+        try:
+            handle = _core.create_ruleset(f"lint_{rule.id}", json.dumps(body))
+        except Exception as exc:
+            groups = max(_count_groups(m) for _, m in matches)
+            problems.append(
+                f"{rule.source}: {rule.id}: the rules engine cannot create this condition "
+                f"({exc}); it needs {groups} all/any groups once compiled, at most "
+                f"{MAX_GROUPS} work: split the rule or simplify its condition"
+            )
+        else:
+            _core.delete_ruleset(handle)
+    return problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -19,15 +19,23 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError, RuleFileError
+from .rulecheck import (
+    IN_WORDS,
+    PARAM_NAME,
+    RULE_ID,
+    RULE_NAME,
+    condition_shape,
+    number_problem,
+    schema_message,
+)
 from .signals import REGISTRY, SignalSpec
 from .yamlutil import error_line, line_of, load_with_lines
 
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
-OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(\.records)?$")
+_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records)?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,8 +172,9 @@ def is_test_file(path: Path) -> bool:
     return path.name.endswith(TEST_SUFFIXES)
 
 
-def rule_files(paths: Iterable[Path | str]) -> list[Path]:
+def rule_files(paths: Iterable[Path | str], problems: list[str] | None = None) -> list[Path]:
     files: list[Path] = []
+    missing = []
     for p in map(Path, paths):
         if p.is_dir():
             found = list(p.glob("*.yaml")) + list(p.glob("*.yml"))
@@ -173,7 +182,11 @@ def rule_files(paths: Iterable[Path | str]) -> list[Path]:
         elif p.exists():
             files.append(p)
         else:
-            raise RuleFileError([f"{p}: no such file or directory (check rules.dirs / the path)"])
+            missing.append(f"{p}: no such file or directory (check rules.dirs / the path)")
+    if missing and problems is None:
+        raise RuleFileError(missing)
+    if problems is not None:
+        problems.extend(missing)
     return files
 
 
@@ -183,23 +196,35 @@ def load(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     disabled: Iterable[str] = (),
     config_name: str = "config",
+    check: Callable[[list[Rule]], list[str]] | None = None,
 ) -> Rulebook:
     """Load and validate rule files (default: the built-in rules).
 
     ``params`` overrides rule parameters (``{rule_id: {param: value}}``); ``disabled`` drops
-    rules by id.  Raises :class:`RuleFileError` listing every problem.
+    rules by id; ``check`` adds problems found in the valid rules (``rules lint`` creates
+    them in the engine).  Raises :class:`RuleFileError` listing every problem.
     """
-    files = rule_files(paths if paths is not None else [builtin_rules_dir()])
     problems: list[str] = []
+    files = rule_files(paths if paths is not None else [builtin_rules_dir()], problems)
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    builtin = str(builtin_rules_dir())
     for f in files:
-        for rule in _load_file(f, problems):
-            if rule.id in seen:
-                problems.append(f"{rule.source}: {rule.id}: duplicate id (also at {seen[rule.id]})")
+        for rid, source, rule in _load_file(f, problems):
+            if isinstance(rid, str) and rid in seen:
+                first = seen[rid]
+                what = "a built-in rule" if first.startswith(builtin) else "another rule"
+                problems.append(
+                    f"{source}: {rid}: duplicate id, already used by {what} ({first}); "
+                    "give this rule a new id (ids are never reused)"
+                )
                 continue
-            seen[rule.id] = rule.source
-            rules.append(rule)
+            if isinstance(rid, str):
+                seen[rid] = source
+            if rule is not None:
+                rules.append(rule)
+    if check is not None:
+        problems.extend(check(rules))
     if problems:
         raise RuleFileError(problems)
     return configure(rules, params=params, disabled=disabled, config_name=config_name)
@@ -253,6 +278,9 @@ def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
                 f"(parameters of {rule.id}: {known})"
             )
         default = rule.params[key]
+        bad = number_problem(value)
+        if bad:
+            raise ConfigError(f"{config_name}: rules.params.{rule.id}.{key}: {bad}")
         if isinstance(default, bool) != isinstance(value, bool) or not isinstance(
             value, int | float
         ):
@@ -265,7 +293,8 @@ def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
     return replace(rule, params=merged)
 
 
-def _load_file(path: Path, problems: list[str]) -> list[Rule]:
+def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | None]]:
+    """``(id, file:line, rule)`` for every rule of the file; ``rule`` is None if invalid."""
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -288,49 +317,31 @@ def _load_file(path: Path, problems: list[str]) -> list[Rule]:
         return "-"
 
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        for err in errors:
-            epath = list(err.absolute_path)
-            if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-                extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-                if extra:
-                    epath.append(extra[0])
-            line = _line(lines, epath)
-            problems.append(f"{path}:{line}: {rule_id_at(epath)}: {_schema_message(err)}")
-        return []
+    bad_rules: set[int] = set()
+    for err in errors:
+        epath = list(err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            if extra:
+                epath.append(extra[0])
+        line = _line(lines, epath)
+        problems.append(f"{path}:{line}: {rule_id_at(epath)}: {schema_message(err)}")
+        if len(epath) >= 2 and epath[0] == "rules" and isinstance(epath[1], int):
+            bad_rules.add(epath[1])
+        else:  # the file itself is malformed: nothing more to check in it
+            return []
 
-    rules = []
+    out: list[tuple[Any, str, Rule | None]] = []
     for i, raw in enumerate(data["rules"]):
+        rid = raw.get("id") if isinstance(raw, dict) else None
+        source = f"{path}:{_line(lines, ('rules', i))}"
+        if i in bad_rules:  # schema problems reported; its semantics cannot be checked
+            out.append((rid, source, None))
+            continue
         before = len(problems)
         rule = _build_rule(raw, path, lines, ("rules", i), problems)
-        if rule is not None and len(problems) == before:
-            rules.append(rule)
-    return rules
-
-
-def _schema_message(err: jsonschema.ValidationError) -> str:
-    if err.validator == "additionalProperties":
-        return f"{err.message} — remove it or check its spelling"
-    if err.validator == "oneOf" and isinstance(err.instance, dict):
-        keys = set(err.instance)
-        if {"signal", "op"} <= keys:
-            if err.instance.get("op") not in OPS:
-                return f"unknown operator {err.instance.get('op')!r}; use one of {', '.join(OPS)}"
-            if "value" in keys and "param" in keys:
-                return "a comparison takes either 'value' or 'param', not both"
-            return (
-                "bad comparison: it needs 'signal', 'op' and one of 'value' (a number or "
-                "boolean) or 'param' (a parameter name)"
-            )
-        return (
-            "a condition is one of {all: [...]}, {any: [...]}, {not: ...} or "
-            "{signal, op, value|param}"
-        )
-    if err.validator == "required":
-        return err.message.replace("is a required property", "is required")
-    if err.validator == "enum":
-        return f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
-    return err.message
+        out.append((rid, source, rule if len(problems) == before else None))
+    return out
 
 
 def _build_rule(
@@ -346,6 +357,25 @@ def _build_rule(
 
     def report(sub: Sequence[Any], msg: str) -> None:
         problems.append(f"{path}:{_line(lines, (*at, *sub))}: {rid}: {msg}")
+
+    shown_id = rid.encode("unicode_escape").decode("ascii")
+    if not RULE_ID.fullmatch(rid):
+        report(("id",), f"{shown_id!r} is not valid: {IN_WORDS[RULE_ID.pattern]}")
+        rid = shown_id
+    if not RULE_NAME.fullmatch(raw["name"]):
+        report(("name",), f"{raw['name']!r} is not valid: {IN_WORDS[RULE_NAME.pattern]}")
+    for pname, value in params.items():
+        if not PARAM_NAME.fullmatch(pname):
+            report(
+                ("params", pname), f"bad parameter name {pname!r}: {IN_WORDS[PARAM_NAME.pattern]}"
+            )
+        bad = number_problem(value)
+        if bad:
+            report(("params", pname), f"parameter {pname}: {bad}")
+    shape = condition_shape(raw["when"])
+    if shape:
+        report(("when",), shape)
+        return None
 
     def build(c: dict[str, Any], sub: tuple[Any, ...]) -> Condition:
         if "all" in c:
@@ -375,6 +405,10 @@ def _build_rule(
             value = params[pname]
         else:
             value = c["value"]
+            bad = number_problem(value)
+            if bad:
+                report((*sub, "value"), bad)
+                return Cmp(name, op, None, None)
         _check_type(spec, op, value, lambda m: report(sub, m))
         return Cmp(name, op, c.get("value"), c.get("param"))
 
@@ -384,9 +418,6 @@ def _build_rule(
         for lang in LANGUAGES:
             for bad in template_problems(raw[field_][lang], placeholders):
                 report((field_, lang), f"{field_}.{lang}: {bad}")
-    for pname, value in params.items():
-        if isinstance(value, float) and value != value:  # NaN
-            report(("params", pname), f"parameter {pname} is not a number")
     return Rule(
         id=rid,
         name=raw["name"],
@@ -425,7 +456,7 @@ def template_problems(text: str, names: set[str]) -> list[str]:
     stripped = text.replace("{{", "").replace("}}", "")
     for m in _PLACEHOLDER.finditer(stripped):
         inner = m.group(1)
-        nm = _NAME.match(inner)
+        nm = _NAME.fullmatch(inner)
         if not nm:
             out.append(
                 f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}} or {{param}}"

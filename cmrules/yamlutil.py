@@ -1,4 +1,19 @@
-"""YAML loading with line numbers (``yaml.SafeLoader`` only)."""
+"""YAML loading with line numbers: ``yaml.SafeLoader`` semantics, made strict.
+
+Every YAML file cmrules reads (config, rule files, import files) goes through
+:func:`load_with_lines`, which on top of ``SafeLoader`` rejects, with the line:
+
+* duplicate keys in one mapping (``SafeLoader`` silently keeps the last one);
+* keys that are not strings (``1:``, ``true:``, ``null:``);
+* nesting deeper than :data:`MAX_DEPTH` levels (a deep file would exhaust the stack);
+* alias expansion beyond :data:`MAX_ALIAS_EXPANSION` nodes (the "billion laughs" file: nine
+  levels of ten aliases is 10^9 nodes from a few hundred bytes);
+* impossible dates and times (``2026-02-30``, ``T25:00:00Z``): ``SafeLoader`` raises a bare
+  ``ValueError`` with no line.
+
+Every problem is a :class:`yaml.MarkedYAMLError`, so callers report it with
+:func:`error_line` and ``exc.problem``.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +21,152 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+MAX_DEPTH = 64
+MAX_ALIAS_EXPANSION = 100_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels; flatten the structure",
+                    mark,
+                )
+            return super().compose_node(parent, index)  # type: ignore[return-value]
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
+                raise ConstructorError(
+                    None,
+                    None,
+                    f'key {shown!s} is not a text key; quote it ("{shown!s}") if it is meant '
+                    "as a name",
+                    key_node.start_mark,
+                )
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key_node.value!r} (first at line {seen[key_node.value]}); "
+                    "keep one",
+                    key_node.start_mark,
+                )
+            seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise ConstructorError(
+                None,
+                None,
+                f"impossible date or time {node.value!r} ({exc}); fix it, or quote it if it "
+                "is not meant as a date",
+                node.start_mark,
+            ) from None
+
+    def construct_yaml_int(self, node: ScalarNode) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_int(node)
+        except ValueError:  # Python refuses int() of more than 4,300 digits
+            raise ConstructorError(
+                None, None, f"a {len(node.value)}-digit number is too large", node.start_mark
+            ) from None
+
+
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:int",
+    _StrictLoader.construct_yaml_int,  # type: ignore[arg-type]
+)
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    _StrictLoader.construct_yaml_timestamp,  # type: ignore[arg-type]
+)
+
+
+def _check_expansion(root: Node) -> None:
+    """Refuse a document whose aliases expand it beyond the budget (the DAG is small, the
+    tree it stands for may be astronomically large)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    distinct = 0
+
+    def size(n: Node) -> int:
+        nonlocal distinct
+        if id(n) in open_:
+            raise ConstructorError(
+                None, None, "an alias (*name) refers to its own anchor: write it out", n.start_mark
+            )
+        if id(n) in sizes:
+            return sizes[id(n)]
+        distinct += 1
+        open_.add(id(n))
+        total = 1
+        if isinstance(n, MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, SequenceNode):
+            total += sum(size(v) for v in n.value)
+        open_.discard(id(n))
+        sizes[id(n)] = total
+        return total
+
+    expanded = size(root)
+    if expanded - distinct > MAX_ALIAS_EXPANSION:
+        raise ConstructorError(
+            None,
+            None,
+            f"aliases (*name) expand this file to {expanded:,} values; at most "
+            f"{MAX_ALIAS_EXPANSION:,} more than written are allowed — write the values out",
+            root.start_mark,
+        )
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse with ``yaml.SafeLoader``; also return the 1-based line of every node by path."""
-    loader = yaml.SafeLoader(text)
+    """Parse strictly (see the module doc); also return the 1-based line of every node by
+    path."""
+    loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, {}
+        _check_expansion(node)
         data = loader.construct_document(node)
     finally:
         loader.dispose()
     lines: dict[tuple[Any, ...], int] = {}
+    visited: set[int] = set()
 
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+    def walk(n: Node, path: tuple[Any, ...]) -> None:
         lines[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
+        if id(n) in visited:  # an alias: its lines are those of the anchor
+            return
+        visited.add(id(n))
+        if isinstance(n, MappingNode):
             for k, v in n.value:
                 walk(v, (*path, k.value))
                 lines[(*path, k.value)] = k.start_mark.line + 1
-        elif isinstance(n, yaml.SequenceNode):
+        elif isinstance(n, SequenceNode):
             for i, v in enumerate(n.value):
                 walk(v, (*path, i))
 
@@ -45,3 +185,10 @@ def line_of(lines: Mapping[tuple[Any, ...], int], path: Sequence[Any]) -> int:
 def error_line(exc: yaml.YAMLError) -> int:
     mark = getattr(exc, "problem_mark", None)
     return mark.line + 1 if mark else 1
+
+
+def problem(exc: yaml.YAMLError) -> str:
+    """The readable part of a YAML error (``problem`` plus its context when useful)."""
+    text = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    return f"{context}: {text}" if context and "duplicate" not in text else str(text)

@@ -385,3 +385,25 @@ def test_fast_path_changes_nothing(kind, value):
     if _already_safe(kind, value):
         slow = normalise_number(coerce(spec, value)) if kind != "bool" else coerce(spec, value)
         assert slow == value and type(slow) is type(value)
+
+
+def test_trap_create_error_113_beyond_fifteen_groups():
+    # durable-rules-facts §8: large conditions fail at create with error 113. Measured: the
+    # limit is 15 $and/$or nodes in one condition (a chain of 15 works, 16 fails) — the
+    # rulebook caps written conditions at 14 groups, cmrules adds the discriminator's $and
+    from cmrules.engine import MAX_GROUPS, _core
+
+    def chain(n):
+        m = {"directing_contacts": 0}
+        for i in range(n):
+            m = {("$and" if i % 2 else "$or"): [m, {"proposals_90d": i}]}
+        return m
+
+    def create(n):
+        _core.delete_ruleset(
+            _core.create_ruleset(f"t113_{n}", json.dumps({"r": {"all": [{"m": chain(n)}]}}))
+        )
+
+    create(MAX_GROUPS)
+    with pytest.raises(Exception, match="error code: 113"):
+        create(MAX_GROUPS + 1)

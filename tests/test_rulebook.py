@@ -65,7 +65,7 @@ def test_good_file_loads(tmp_path):
                 "param: max", "value: 'two'"
             ),
             10,
-            "'value' (a number or boolean)",
+            "value 'two' is text, not a number or true/false",
         ),
         (GOOD.replace('en: "Q?"', 'de: "Q?"'), 7, "'en' is required"),
         (GOOD.replace("param: max", "param: min"), 9, "unknown parameter 'min'"),

@@ -32,15 +32,27 @@ def open_session(ctx: click.Context, **kwargs: Any) -> Any:
     return session
 
 
-def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = ()) -> Any:
-    """The rulebook of the config (or of ``paths``), with the config's params and disables."""
+def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = False) -> Any:
+    """The rulebook of the config (or of ``paths``), with the config's params and disables.
+
+    ``lint``: also create every rule in the engine, and check ``paths`` against the built-in
+    ids when the config loads the built-in rules.
+    """
     from .. import config as config_mod
     from .. import rulebook
     from ..profiles import RuleSets
 
     cfg = config_mod.load(config_mod.find_config(ctx.find_root().obj["config"]))
+    check = None
+    files: list[Any] = list(paths) or cfg.rule_paths()
+    if lint:
+        from ..engine import rule_problems
+
+        check = rule_problems
+        if paths and cfg.builtin_rules:
+            files = [rulebook.builtin_rules_dir(), *paths]
     sets = RuleSets(  # checks the profiles against the rules too
-        rulebook.load(list(paths) or cfg.rule_paths()).rules,
+        rulebook.load(files, check=check).rules,
         params=cfg.params,
         disabled=cfg.disabled,
         profiles=cfg.profiles,

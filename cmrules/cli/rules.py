@@ -69,14 +69,22 @@ def rules_show(ctx: click.Context, rule_id: str) -> None:
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.pass_context
 def rules_lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
-    """Validate rule files; print every problem as file:line: rule-id: message (exit 2).
+    """Validate rule files as evaluate would; print every problem as file:line: id: message.
+
+    Checks the schema, signals, parameters, placeholders, duplicate ids (also against the
+    built-in rules), and creates every rule in the rules engine. Exit 2 on any problem.
 
     \b
     Example:
       cmrules rules lint my-rules/
     """
-    rb = load_rulebook(ctx, paths)
-    click.echo(f"{len(rb)} rules OK")
+    from ..rulebook import builtin_rules_dir
+
+    rb = load_rulebook(ctx, paths, lint=True)
+    builtin = str(builtin_rules_dir())
+    mine = [r for r in rb if not paths or not r.source.startswith(builtin)]
+    extra = f" (no id clash with the {len(rb) - len(mine)} built-in rules)" if paths else ""
+    click.echo(f"{len(mine)} rules OK{extra}")
 
 
 @rules.command("docs")
