@@ -431,7 +431,7 @@ def rule_problems(rules: Iterable[Rule]) -> list[str]:
     problems = []
     for rule in rules:
         matches = _matches(rule)
-        body = {status: {"all": [{"m": match}]} for status, match in matches}
+        body: dict[str, Any] = {status: {"all": [{"m": match}]} for status, match in matches}
         body[SENTINEL] = {"all": [{"m": {DISCRIMINATOR: rule.subject}}], "pri": 65000}
         try:
             handle = _core.create_ruleset(f"lint_{rule.id}", json.dumps(body))
