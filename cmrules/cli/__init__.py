@@ -19,6 +19,7 @@ from __future__ import annotations
 from . import crm as crm
 from . import evaluate as evaluate
 from . import explain as explain
+from . import impact as impact
 from . import local as local
 from . import records as records
 from . import report as report
