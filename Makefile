@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_VENDOR ?= Agence Hashtag & Co
 DEMO_AS_OF ?= 2026-11-20T12:00:00Z
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean report-demo
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,23 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/report.py
+
+# The README's screenshot: four nightly syncs of the demo (for the trend), the HTML report, and
+# a 1280-pixel-wide capture by headless Chromium (Debian: apt-get install chromium).
+CHROMIUM ?= chromium
+report-demo: $(VENV)/.installed
+	@home=$$(mktemp -d); \
+	for d in 2026-09-01 2026-10-01 2026-11-01 2026-11-20; do \
+	  CMRULES_HOME=$$home $(BIN)/cmrules sync --full --as-of $${d}T12:00:00Z --json >/dev/null || exit 1; \
+	done; \
+	CMRULES_HOME=$$home $(BIN)/cmrules report --all --as-of $(DEMO_AS_OF) --lang en \
+	  --format html --output $$home/report-demo.html && \
+	$(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$home/chromium --hide-scrollbars --window-size=1280,1700 \
+	  --screenshot=docs/report-demo.png file://$$home/report-demo.html 2>/dev/null; \
+	rm -rf $$home; ls -l docs/report-demo.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
