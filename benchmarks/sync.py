@@ -15,6 +15,10 @@ and meetings.  The benchmark
 
 and prints calls per record, the ratio to the minimum (target ≤ 1.1) and the time the calls
 would take under HubSpot's 10-second bucket (a virtual clock: nothing really sleeps).
+
+Both steps run once per ``hubspot.api_version`` — ``2026-09`` (date-based paths, the default)
+and ``legacy`` (``/crm/v3`` + ``/crm/v4``) — on two identical portals; the date-versioned path
+must not make more calls than the legacy one.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def load_minimum(fake: FakeHubSpot, vendors: list[str]) -> dict[str, int]:
 
 def by_endpoint(calls: list[dict]) -> Counter:
     return Counter(
-        f"{c['method']} " + re.sub(r"/\d+$", "/{id}", c["path"].split("/crm/")[-1]) for c in calls
+        f"{c['method']} " + re.sub(r"/\d+$", "/{id}", c["sent"].split("/crm/")[-1]) for c in calls
     )
 
 
@@ -85,8 +89,34 @@ def main() -> int:
         parser.error("--companies must be larger than --vendors")
 
     wall = time.monotonic()
+    ok = True
+    totals: dict[str, list[int]] = {}
+    portal_ms = int(time.time() * 1000)
+    for api_version in ("2026-09", "legacy"):
+        print(f"\n######## hubspot.api_version: {api_version} ########")
+        calls, version_ok = bench_version(args, api_version, portal_ms)
+        totals[api_version] = calls
+        ok = ok and version_ok
+    print("\n== calls by API version (load, then each sync run) ==")
+    for api_version, calls in totals.items():
+        print(f"  {api_version:8} {calls}  total {sum(calls)}")
+    not_higher = all(
+        new <= old for new, old in zip(totals["2026-09"], totals["legacy"], strict=True)
+    )
+    print(f"2026-09 makes no more calls than legacy: {'yes' if not_higher else 'NO'}")
+    ok = ok and not_higher
+    print(f"\nbenchmark wall time {time.monotonic() - wall:.1f}s — {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+def bench_version(
+    args: argparse.Namespace, api_version: str, portal_ms: int
+) -> tuple[list[int], bool]:
+    """Steps 1 and 2 on a fresh portal through ``api_version``: (calls per step, ok)."""
+    settings = {**SETTINGS, "api_version": api_version}
+    wall = time.monotonic()
     with FakeHubSpot() as fake:
-        fake.clock_ms = int(time.time() * 1000)
+        fake.clock_ms = portal_ms
         populate(fake, args.companies, args.vendors, args.contacts, args.meetings)
         n_contacts = len(fake.objects["contacts"])
         n_meetings = len(fake.objects["meetings"])
@@ -97,7 +127,7 @@ def main() -> int:
 
         # 1. full load of every vendor ---------------------------------------------------
         clock = FakeClock()
-        connector = make_connector(fake, clock, requests_per_10s=args.per_10s, **SETTINGS)
+        connector = make_connector(fake, clock, requests_per_10s=args.per_10s, **settings)
         fake.calls.clear()
         started = time.monotonic()
         vendors = [o.id for o in connector.find_organisations("", _vendor_kind())]
@@ -128,11 +158,14 @@ def main() -> int:
             f"(+{elapsed:.1f}s of fake-portal CPU)"
         )
         ok = calls <= 1.1 * total_min and not connector.warnings
+        assert {c["version"] for c in fake.calls} == {api_version}
 
+        counts = [calls]
         if not args.no_sync:
-            ok = run_sync(fake, args, records) and ok
-    print(f"\nbenchmark wall time {time.monotonic() - wall:.1f}s — {'OK' if ok else 'FAILED'}")
-    return 0 if ok else 1
+            sync_ok, sync_calls = run_sync(fake, args, records, settings)
+            ok = sync_ok and ok
+            counts += sync_calls
+    return counts, ok
 
 
 def _vendor_kind():
@@ -141,18 +174,17 @@ def _vendor_kind():
     return OrgKind.VENDOR
 
 
-def run_sync(fake: FakeHubSpot, args: argparse.Namespace, records: int) -> bool:
-    try:
-        from cmrules import service
-    except ImportError:
-        print("\n(no cmrules.service on this branch: sync benchmark skipped)")
-        return True
+def run_sync(
+    fake: FakeHubSpot, args: argparse.Namespace, records: int, settings: dict
+) -> tuple[bool, list[int]]:
+    from cmrules import service
+
     state = Path(tempfile.mkdtemp(prefix="cmrules-bench-")) / "state.json"
     results = []
 
     def one(label: str, full: bool) -> dict:
         clock = FakeClock()
-        connector = make_connector(fake, clock, requests_per_10s=args.per_10s, **SETTINGS)
+        connector = make_connector(fake, clock, requests_per_10s=args.per_10s, **settings)
         session = service.open_session(None, connector=connector)
         if label.startswith("setup"):
             connector.rule_ids = [r.id for r in session.rulebook]
@@ -201,7 +233,7 @@ def run_sync(fake: FakeHubSpot, args: argparse.Namespace, records: int) -> bool:
     print(
         f"write calls on the unchanged runs: {second['writes']} and {third['writes']} (must be 0)"
     )
-    return ok
+    return ok, [r["calls"] for r in results]
 
 
 if __name__ == "__main__":

@@ -14,7 +14,16 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-SECRET_KEYS = ("token", "password", "secret", "api_key", "apikey", "oauth", "credential")
+SECRET_KEYS = (
+    "token",
+    "password",
+    "secret",
+    "api_key",
+    "apikey",
+    "service_key",
+    "oauth",
+    "credential",
+)
 MASK = "***"
 _MIN_SECRET = 6  # shorter values are too likely to be ordinary words to blank out
 _secrets: set[str] = set()

@@ -1133,7 +1133,7 @@ def make_connector(fake: FakeHubSpot, clock: FakeClock | None = None, **settings
     from cmrules.connectors.hubspot import HubSpotConnector
 
     clock = clock or FakeClock()
-    base = {"token": fake.token, "base_url": fake.base_url}
+    base = {"service_key": fake.token, "base_url": fake.base_url}
     base.update(settings)
     http = base.pop("http", {})
     connector = HubSpotConnector(base, ConnectorContext(http=http), sleep=clock.sleep, clock=clock)

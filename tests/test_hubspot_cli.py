@@ -37,14 +37,14 @@ def _restore_logging():
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HUBSPOT_TOKEN", TOKEN)
+    monkeypatch.setenv("HUBSPOT_SERVICE_KEY", TOKEN)
     monkeypatch.setenv("CMRULES_HOME", str(tmp_path / "home"))
     config = tmp_path / "cmrules.yaml"
     config.write_text(
         "source: hubspot\n"
         "language: en\n"
         "hubspot:\n"
-        "  token: ${HUBSPOT_TOKEN}\n"
+        "  service_key: ${HUBSPOT_SERVICE_KEY}\n"
         "  client_association_labels: [Client]\n"
         "  attributes:\n"
         "    regulated: cm_regulated\n"
@@ -70,7 +70,8 @@ def test_cli_setup_evaluate_sync_notes(env):
     SEEN.clear()
     result = invoke(config, "check")
     assert result.exit_code == 0, result.output
-    assert "token accepted" in result.output
+    assert "API version 2026-09" in result.output
+    assert "Service Key accepted by the portal" in result.output
 
     result = invoke(config, "setup", "--dry-run")
     assert result.exit_code == 0 and fake.write_calls() == 0
@@ -109,3 +110,30 @@ def test_cli_403_is_an_auth_error_exit_3(env):
     assert result.exit_code == 3
     assert "crm.objects.companies.read" in result.output
     assert TOKEN not in result.output
+
+
+def test_cli_portal_validation_rule_is_a_partial_failure_exit_4(env):
+    # 2026-09 applies the portal's own record rules to API writes: the refused records fail
+    # with the portal's message, the others are written, and the exit code is 4
+    fake, config, state = env
+    assert invoke(config, "setup").exit_code == 0
+    fake.add_validation_rule(
+        "companies",
+        "industry",
+        "Industry is required for customers",
+        when=lambda p: p.get("name") == "Client 3",
+    )
+    result = invoke(config, "sync", "--full", "--json", "--state", state)
+    assert result.exit_code == 4, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["failed"] == 1 and summary["flags_written"] == 7
+    assert "Industry is required for customers" in result.output
+    assert "Traceback" not in result.output
+    assert fake.count("POST", r"/companies/batch/update$") == 1  # a 400 item is never retried
+    # the rerun finds the note already written and fails on the flags again, no duplicate note
+    result = invoke(config, "sync", "--full", "--json", "--state", state)
+    assert result.exit_code == 4
+    client3 = next(
+        c for c, r in fake.objects["companies"].items() if r["properties"]["name"] == "Client 3"
+    )
+    assert len(fake.notes_of(client3)) == 1

@@ -43,9 +43,7 @@ def test_429_ten_secondly_waits_then_retries(headers, expected):
         connector, lines = check(fake)
         assert connector.client.sleeps == expected
         assert fake.count("GET", COMPANIES) == 2
-        assert lines == [
-            "hubspot: token accepted by HubSpot portal at api.hubapi.com (companies readable)"
-        ]
+        assert "hubspot: Service Key accepted by the portal at api.hubapi.com" in lines[-2]
 
 
 def test_429_twice_then_success_sleep_sequence():
@@ -111,7 +109,7 @@ def test_5xx_storm_gives_up_with_message_and_correlation_id():
         message = str(info.value)
         assert "HTTP 503 after 3 attempts: Service unavailable" in message
         assert "c-503" in message
-        assert "/crm/v3/objects/companies" in message and "?" not in message
+        assert "/crm/objects/2026-09/companies" in message and "?" not in message
 
 
 def test_timeouts_are_retried_then_reported():
@@ -142,7 +140,8 @@ def test_401_says_how_to_fix_without_the_token():
         with pytest.raises(AuthError) as info:
             connector.check()
         message = str(info.value)
-        assert "HTTP 401" in message and "HUBSPOT_TOKEN" in message
+        assert "HTTP 401" in message and "HUBSPOT_SERVICE_KEY" in message
+        assert "Service Key was refused" in message and info.value.exit_code == 3
         assert "pat-na1" not in message
 
 
@@ -152,8 +151,8 @@ def test_403_names_the_missing_scope():
         with pytest.raises(AuthError) as info:
             check(fake)
         message = str(info.value)
-        assert "HTTP 403" in message
-        assert "grant the private app the scope(s) crm.objects.companies.read" in message
+        assert "the Service Key lacks the scope(s) crm.objects.companies.read:" in message
+        assert info.value.exit_code == 3
 
 
 def test_403_scope_in_errors_context_and_url_query_scrubbed():
@@ -199,7 +198,7 @@ def test_token_never_in_logs_or_errors(caplog, monkeypatch):
         connector.load([vendor])
         connector.setup()
         fake.inject("GET", COMPANIES, status=400, body={"message": "bad", "correlationId": "x"})
-        for attempt in (connector.check, lambda: make_connector(fake, token="nope").check()):
+        for attempt in (connector.check, lambda: make_connector(fake, service_key="nope").check()):
             try:
                 attempt()
             except ConnectorError as exc:

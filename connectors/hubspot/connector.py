@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 import requests
@@ -35,6 +35,7 @@ from cmrules.connector import (
 )
 from cmrules.model import Dataset, Organisation, OrgKind, Role
 
+from .check import check_portal
 from .client import make_client
 from .common import BATCH_WRITE_LIMIT
 from .mappers import HubSpotMapper
@@ -48,7 +49,8 @@ log = logging.getLogger("cmrules.connectors.hubspot")
 
 
 class HubSpotConnector(Connector):
-    """HubSpot portal through a private-app token.  See docs/hubspot.md."""
+    """HubSpot portal through a Service Key (or a legacy private-app token).  See
+    docs/hubspot.md."""
 
     name: ClassVar[str] = "hubspot"
     write_batch_size: ClassVar[int] = BATCH_WRITE_LIMIT
@@ -73,6 +75,8 @@ class HubSpotConnector(Connector):
         self.client = make_client(
             self.base_url,
             self.options.token,
+            api_version=self.options.api_version,
+            credential=self.options.credential,
             requests_per_10s=self.options.requests_per_10s,
             search_per_second=self.options.search_per_second,
             http=self.context.http,
@@ -153,12 +157,10 @@ class HubSpotConnector(Connector):
         return self.writer.notes(subject)
 
     # -- admin ---------------------------------------------------------------------------------
-    def check(self) -> list[str]:
-        """One cheap call (list one company) proves the token and the companies read scope."""
-        self.client.request(
-            "GET", "/crm/v3/objects/companies", params={"limit": 1, "properties": "name"}
-        )
-        return [f"hubspot: token accepted by {self.describe()} (companies readable)"]
+    def check(self, today: date | None = None) -> list[str]:
+        """The API version and its support dates, the credential kind, the read scopes (one
+        cheap list call per object type read); missing scopes are named (see check.py)."""
+        return check_portal(self.client, self.options, today)
 
     def setup(self, dry_run: bool = False) -> list[str]:
         """Create the ``cmrules`` company property group and properties, idempotently.

@@ -37,7 +37,11 @@ def trace_id(kind: str, company_id: str) -> str:
 
 def setup_hint(status: int | None) -> str:
     if status == 400:
-        return "; if a rule id or property is unknown to HubSpot, run `cmrules setup`"
+        return (
+            "; if a rule id or property is unknown to HubSpot, run `cmrules setup`; if the "
+            "portal's own validation rules refused it (enforced on API writes from 2026-09), "
+            "fix the record in HubSpot"
+        )
     return ""
 
 

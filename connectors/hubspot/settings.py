@@ -25,6 +25,7 @@ from cmrules.model import (
     Role,
 )
 
+from .client import API_VERSIONS, DEFAULT_API_VERSION
 from .common import DEFAULT_BASE_URL
 
 ACTIVITY_TYPES: dict[str, dict[str, Any]] = {
@@ -193,7 +194,9 @@ def keyword_re(keywords: Iterable[str]) -> re.Pattern[str] | None:
 #: every key the section accepts (unknown keys are config errors)
 SETTINGS_KEYS = frozenset(
     {
+        "service_key",
         "token",
+        "api_version",
         "base_url",
         "requests_per_10s",
         "search_per_second",
@@ -227,6 +230,9 @@ class HubSpotSettings:
     """The validated ``hubspot`` section (see docs/hubspot.md for each key)."""
 
     token: str = field(repr=False)
+    credential: str  # "Service Key" | "legacy private-app token"
+    credential_source: str  # the env var or config key it came from, for `check`
+    api_version: str  # a key of client.API_VERSIONS
     base_url: str
     requests_per_10s: int
     search_per_second: int
@@ -263,11 +269,12 @@ class _Parser:
 
     def parse(self) -> HubSpotSettings:
         s = self.settings
-        token = s["token"] if "token" in s else os.environ.get("HUBSPOT_TOKEN")
-        if not isinstance(token, str) or not token.strip() or token.strip().startswith("${"):
+        token, credential, source = self._credential()
+        api_version = str(s.get("api_version", DEFAULT_API_VERSION))
+        if api_version not in API_VERSIONS:
             raise ConfigError(
-                f"no HubSpot token: set the HUBSPOT_TOKEN environment variable (or 'token' in "
-                f"{self._where}) to the private app's access token"
+                f"hubspot.api_version is {api_version!r}, in {self._where}; use "
+                f"{DEFAULT_API_VERSION} (default) or legacy (/crm/v3 + /crm/v4)"
             )
         base_url = str(s.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
         if not base_url.startswith(("https://", "http://")):
@@ -294,7 +301,10 @@ class _Parser:
         job_titles = self._job_titles()
         org_attrs, contact_attrs, engagement_attrs = self._attributes()
         return HubSpotSettings(
-            token=token.strip(),
+            token=token,
+            credential=credential,
+            credential_source=source,
+            api_version=api_version,
             base_url=base_url,
             requests_per_10s=per_10s,
             search_per_second=per_second,
@@ -317,6 +327,32 @@ class _Parser:
             proposal_decided_property=s.get("proposal_decided_property") or None,
             status_keywords=self._status_keywords(),
             rule_ids=self._str_list("rule_ids", []),
+        )
+
+    def _credential(self) -> tuple[str, str, str]:
+        """(token, kind, source): a Service Key first, else a legacy private-app token.
+
+        HubSpot sends both as a bearer and offers no call that tells them apart, so the kind
+        is the one the customer declared by where they put it."""
+        s = self.settings
+        for key, env, kind in (
+            ("service_key", "HUBSPOT_SERVICE_KEY", "Service Key"),
+            ("token", "HUBSPOT_TOKEN", "legacy private-app token"),
+        ):
+            value, source = (s[key], f"hubspot.{key}") if key in s else (os.environ.get(env), env)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            if not isinstance(value, str) or value.strip().startswith("${"):
+                raise ConfigError(
+                    f"hubspot.{key} is not set to a {kind}, in {self._where}; export {env} "
+                    "(secrets come from the environment)"
+                )
+            return value.strip(), kind, source
+        raise ConfigError(
+            "no HubSpot credential: create a Service Key (HubSpot > Development > Keys > "
+            "Service keys, scopes in docs/hubspot.md) and set the HUBSPOT_SERVICE_KEY "
+            f"environment variable (a legacy private-app token in HUBSPOT_TOKEN still works), "
+            f"for {self._where}"
         )
 
     def _int_setting(self, key: str, default: int, low: int, high: int) -> int:

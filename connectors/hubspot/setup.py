@@ -78,7 +78,7 @@ def setup_properties(client: HubSpotClient, rule_ids: list[str], dry_run: bool) 
             "warning: no rule ids given: cmrules_flags gets no options (the core sets "
             "connector.rule_ids, or set hubspot.rule_ids)"
         )
-    base = "/crm/v3/properties/companies"
+    base = client.api.properties_path("companies")
     group = {"name": PROPERTY_GROUP, "label": "cmrules", "displayOrder": -1}
     if dry_run:
         exists = _get_or_none(client, f"{base}/groups/{PROPERTY_GROUP}") is not None
@@ -131,9 +131,10 @@ def _compare_property(
             if dry_run:
                 lines.append(f"property {name}: would add options {names}")
             else:
-                options = have + [
-                    {**o, "displayOrder": len(have) + i} for i, o in enumerate(missing)
-                ]
+                # 2026-09 refuses an option without displayOrder, kept ones included
+                options = [
+                    {"hidden": False, **o, "displayOrder": _order(o, i)} for i, o in enumerate(have)
+                ] + [{**o, "displayOrder": len(have) + i} for i, o in enumerate(missing)]
                 client.request("PATCH", f"{base}/{name}", json_body={"options": options})
                 lines.append(f"property {name}: added options {names}")
         if extra:
@@ -143,6 +144,11 @@ def _compare_property(
     if not lines:
         lines.append(f"property {name}: exists, up to date")
     return lines
+
+
+def _order(option: Mapping[str, Any], index: int) -> int:
+    value = option.get("displayOrder")
+    return value if isinstance(value, int) and not isinstance(value, bool) else index
 
 
 def _get_or_none(client: HubSpotClient, path: str) -> dict[str, Any] | None:

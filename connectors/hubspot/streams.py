@@ -58,7 +58,7 @@ class HubSpotStreams:
         unique = sorted(set(ids), key=id_key)
         props = sorted(set(properties))
         records: dict[str, dict[str, Any]] = {}
-        path = f"/crm/v3/objects/{object_type}/batch/read"
+        path = self.client.api.objects_path(object_type, "/batch/read")
         for chunk in chunks(unique, BATCH_READ_LIMIT):
             body = self.client.request(
                 "POST",
@@ -91,7 +91,7 @@ class HubSpotStreams:
         self, from_type: str, to_type: str, ids: Iterable[str]
     ) -> dict[str, list[AssocTarget]]:
         """from id -> targets, via v4 batch read (1,000 ids per call, per-result paging)."""
-        path = f"/crm/v4/associations/{from_type}/{to_type}/batch/read"
+        path = self.client.api.associations_path(from_type, to_type, "/batch/read")
         result: dict[str, list[AssocTarget]] = defaultdict(list)
         pending: list[dict[str, str]] = [{"id": i} for i in sorted(set(ids), key=id_key)]
         seen_cursors: set[tuple[str, str]] = set()
@@ -150,7 +150,7 @@ class HubSpotStreams:
         total order: equal modification timestamps (HubSpot bulk jobs) can neither loop nor
         drop records.
         """
-        path = f"/crm/v3/objects/{object_type}/search"
+        path = self.client.api.objects_path(object_type, "/search")
         props = sorted(set(properties) | {"hs_object_id"})
         cursor: str | None = None
         produced = 0

@@ -127,7 +127,10 @@ class HubSpotWriter:
 
         try:
             answer = self.client.request(
-                "POST", "/crm/v3/objects/notes", json_body=payload, reconcile=reconcile
+                "POST",
+                self.client.api.objects_path("notes"),
+                json_body=payload,
+                reconcile=reconcile,
             )
         except HttpError as exc:
             raise WriteError(
@@ -151,7 +154,7 @@ class HubSpotWriter:
         try:
             self.client.request(
                 "PATCH",
-                f"/crm/v3/objects/companies/{subject.id}",
+                self.client.api.objects_path("companies", f"/{subject.id}"),
                 json_body={"properties": properties},
             )
         except HttpError as exc:
@@ -261,7 +264,7 @@ class HubSpotWriter:
             try:
                 answer = self.client.request(
                     "POST",
-                    "/crm/v3/objects/notes/batch/create",
+                    self.client.api.objects_path("notes", "/batch/create"),
                     json_body=payload,
                     reconcile=reconcile,
                 )
@@ -345,7 +348,9 @@ class HubSpotWriter:
         }
         try:
             answer = self.client.request(
-                "POST", "/crm/v3/objects/companies/batch/update", json_body=payload
+                "POST",
+                self.client.api.objects_path("companies", "/batch/update"),
+                json_body=payload,
             )
         except HttpError as exc:
             if exc.status == 400 and len(notes) > 1:
