@@ -24,10 +24,11 @@ from .yamlutil import error_line, line_of, load_with_lines
 
 TOP_KEYS = {
     "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
-    "state", "profiles",
+    "state", "profiles", "coverage", "vocabulary",
 }  # fmt: skip
 RULES_KEYS = {"builtin", "dirs", "disable", "params"}
-SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours"}
+SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours", "min_observed_days"}
+COVERAGE_KEYS = {"activity_kinds", "attendees", "tags"}
 HTTP_KEYS = {"timeout", "max_retries", "backoff_base", "backoff_max", "max_retry_after"}
 STATE_KEYS = {"path"}
 LANGUAGES = ("fr", "en")
@@ -51,6 +52,10 @@ class Config:
     http: dict[str, Any] = field(default_factory=dict)
     state_path: Path | None = None
     profiles: list[Profile] = field(default_factory=list)
+    #: source name -> what it records, overriding the connector's declaration (see Coverage)
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: overrides of the core vocabulary (see cmrules.vocabulary)
+    vocabulary: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
@@ -181,7 +186,14 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     defaults = SignalSettings()
     industries = get(sig, "regulated_industries", list, "signals")
     hours = get(sig, "unanswered_after_hours", int, "signals")
+    min_days = get(sig, "min_observed_days", int, "signals")
+    if min_days is not None and (isinstance(min_days, bool) or min_days < 0):
+        raise ConfigError(
+            f"{cfg.where('signals', 'min_observed_days')}: signals.min_observed_days must be a "
+            "whole number of days (0 or more)"
+        )
     cfg.signals = SignalSettings(
+        min_observed_days=min_days if min_days is not None else defaults.min_observed_days,
         regulated_industries=tuple(map(str, industries))
         if industries is not None
         else defaults.regulated_industries,
@@ -202,11 +214,49 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     if state.get("path"):
         cfg.state_path = (base / Path(os.path.expanduser(str(state["path"])))).resolve()
 
+    coverage = get(data, "coverage", dict) or {}
+    for name in coverage:
+        if name not in connectors:
+            raise ConfigError(
+                f"{cfg.where('coverage', name)}: coverage.{name}: unknown connector; "
+                f"installed: {', '.join(sorted(connectors))}"
+            )
+        cfg.coverage[name] = _coverage(cfg, name, get(coverage, name, dict, "coverage") or {})
+    cfg.vocabulary = dict(get(data, "vocabulary", dict) or {})
+
     for name in connectors:
         if name in data:
             section = get(data, name, dict)
             cfg.sections[name] = dict(section or {})
     return cfg
+
+
+def _coverage(cfg: Config, name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    from .model import TAG_ONBOARDING, TAG_STRATEGY, ActivityKind
+
+    _known(cfg, values, COVERAGE_KEYS, f"coverage.{name}")
+    choices = {
+        "activity_kinds": {k.value for k in ActivityKind},
+        "tags": {TAG_STRATEGY, TAG_ONBOARDING},
+    }
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        at = cfg.where("coverage", name, key)
+        if key == "attendees":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{at}: coverage.{name}.attendees must be true or false")
+            out[key] = value
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{at}: coverage.{name}.{key} must be a list of names")
+        bad = sorted(set(value) - choices[key])
+        if bad:
+            raise ConfigError(
+                f"{at}: coverage.{name}.{key}: unknown {', '.join(bad)}; use "
+                f"{', '.join(sorted(choices[key]))}"
+            )
+        out[key] = list(value)
+    return out
 
 
 def _known(cfg: Config, mapping: Mapping[str, Any], allowed: set[str], section: str) -> None:

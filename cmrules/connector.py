@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 from .errors import AuthError, ConfigError, ConnectorError, RateLimitExhausted
-from .model import Dataset, Organisation, OrgKind
+from .model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
 
 ENTRY_POINT_GROUP = "cmrules.connectors"
 log = logging.getLogger("cmrules.connector")
@@ -76,6 +76,8 @@ class ConnectorContext:
     config_path: str | None = None  # for messages ("… in cmrules.yaml")
     http: Mapping[str, Any] = field(default_factory=dict)  # shared HTTP policy settings
     stats: dict[str, int] = field(default_factory=dict)  # counters: api_calls, write_calls, …
+    #: config ``coverage``: connector name -> overrides of what it declares it records
+    coverage: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -115,6 +117,15 @@ class Connector(ABC):
         """Organisations (companies or vendors) changed at or after ``since``
         (``None``: every organisation).  The returned watermark must not pass ``run_started``."""
         raise NotImplementedError(f"the {self.name} connector does not support sync")
+
+    def declared_coverage(self) -> Coverage:
+        """What this source records (activity kinds, attendees, tags).  Override it: the
+        default claims everything, which makes absence evidence for everything."""
+        return Coverage(source=self.name)
+
+    def coverage(self) -> Coverage:
+        """The declared coverage with the config's ``coverage.<name>`` override applied."""
+        return override_coverage(self.declared_coverage(), self.context.coverage.get(self.name))
 
     # -- writing ------------------------------------------------------------------------------
     @abstractmethod
@@ -176,6 +187,22 @@ class Connector(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
+
+
+def override_coverage(base: Coverage, values: Mapping[str, Any] | None) -> Coverage:
+    """``base`` with the keys of a (validated) ``coverage.<source>`` config section replaced."""
+    if not values:
+        return base
+    kinds = values.get("activity_kinds")
+    tags = values.get("tags")
+    return Coverage(
+        source=base.source,
+        activity_kinds=frozenset(map(ActivityKind, kinds))
+        if kinds is not None
+        else base.activity_kinds,
+        attendees=bool(values.get("attendees", base.attendees)),
+        tags=frozenset(tags) if tags is not None else base.tags,
+    )
 
 
 def available_connectors() -> dict[str, Any]:

@@ -135,7 +135,7 @@ def explain(
     """Explain every rule (or ``rule``) for a company in each engagement (or one, with
     ``vendor``), or for a vendor record alone (``vendor`` without ``company``)."""
     sets = session.rulesets
-    settings = session.config.signals
+    settings = session.settings()  # the observation windows the rules ask for
     all_ids = {r.id for r in sets.rules}
     if rule is not None and rule not in all_ids:
         raise UsageError(f"no rule {rule!r}; 'cmrules rules list' lists them")
@@ -153,7 +153,7 @@ def explain(
         from .model import OrgKind
 
         record = resolve(session.connector, vendor, OrgKind.VENDOR)
-        ds = session.connector.load([record.id])
+        ds = session.prepare(session.connector.load([record.id]))
         record = ds.organisations[record.id]
         contexts = [("vendor", record, VendorContext(ds, record, as_of, settings))]
     else:

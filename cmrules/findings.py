@@ -10,7 +10,7 @@ from typing import Any
 
 from .engine import CANNOT_ASSESS, FIRED, Outcome
 from .rulebook import SEVERITY_RANK, Rule, render_template
-from .signals import REGISTRY, SignalValue
+from .signals import MISSING, NOT_RECORDED, REGISTRY, TOO_EARLY, WHAT_LABELS, Reason, SignalValue
 
 INFO = "info"
 _RECORDS_SHOWN = 5
@@ -22,6 +22,7 @@ class Subject:
     name: str
     kind: str  # "company" | "vendor"
     vendor_id: str | None = None  # for a company: the vendor of the engagement evaluated
+    vendor_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,16 @@ class Evidence:
     signal: str
     value: int | float | bool | None
     records: tuple[tuple[str, str, str], ...]  # (kind, id, label)
+    window_days: int | None = None  # the days a windowed value was computed over
+    reason: Reason | None = None  # why the value is unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "signal": self.signal,
             "value": self.value,
             "records": [{"kind": k, "id": i, "label": lbl} for k, i, lbl in self.records],
+            "window_days": self.window_days,
+            "reason": self.reason.to_dict() if self.reason is not None else None,
         }
 
 
@@ -74,6 +79,7 @@ class Finding:
                 "name": self.subject.name,
                 "kind": self.subject.kind,
                 "vendor_id": self.subject.vendor_id,
+                "vendor_name": self.subject.vendor_name,
             },
             "message": pick(self.message),
             "question": pick(self.question),
@@ -125,6 +131,7 @@ def _fingerprint(rule: Rule, status: str, subject: Subject, evidence: Iterable[E
                 e.signal,
                 None if REGISTRY[e.signal].volatile else e.value,
                 sorted(f"{k}:{i}" for k, i, _ in e.records),
+                e.reason.code if e.reason is not None else None,
             ]
             for e in evidence
         ],
@@ -139,14 +146,7 @@ def build(
     subject: Subject,
     values: Mapping[str, SignalValue],
 ) -> Finding:
-    evidence = tuple(
-        Evidence(
-            name,
-            values.get(name, SignalValue(None)).value,
-            tuple((r.kind, r.id, r.label) for r in values.get(name, SignalValue(None)).records),
-        )
-        for name in rule.signals
-    )
+    evidence = tuple(_evidence(name, values.get(name)) for name in rule.signals)
     missing = tuple(e.signal for e in evidence if e.value is None)
     if outcome.status == FIRED:
         message = {}
@@ -155,6 +155,7 @@ def build(
             for e in evidence:
                 fills[e.signal] = format_value(e.signal, e.value, lang)
                 fills[f"{e.signal}.records"] = format_records(e.records, lang)
+                fills[f"{e.signal}.days"] = format_value("", e.window_days, lang)
             for pname, pvalue in rule.params.items():
                 fills[pname] = format_value(pname, pvalue, lang)
             message[lang] = render_template(rule.message[lang], fills)
@@ -163,15 +164,9 @@ def build(
     else:
         assert outcome.status == CANNOT_ASSESS
         severity = INFO
-        message = {
-            "fr": "Impossible d’évaluer : donnée manquante (" + ", ".join(missing) + ").",
-            "en": "Cannot assess: missing data (" + ", ".join(missing) + ").",
-        }
-        advice = {
-            lang: "; ".join(dict.fromkeys(REGISTRY[s].missing[lang] for s in missing)).capitalize()
-            + "."
-            for lang in ("fr", "en")
-        }
+        unknown = [e for e in evidence if e.value is None]
+        message = {lang: cannot_assess_message(unknown, lang) for lang in ("fr", "en")}
+        advice = {lang: cannot_assess_advice(unknown, lang) for lang in ("fr", "en")}
     return Finding(
         rule_id=rule.id,
         rule_name=rule.name,
@@ -187,6 +182,81 @@ def build(
         fingerprint=_fingerprint(rule, outcome.status, subject, evidence),
         missing=missing,
     )
+
+
+def _evidence(name: str, value: SignalValue | None) -> Evidence:
+    v = value if value is not None else SignalValue(None)
+    reason = v.reason if v.value is None else None
+    if v.value is None and reason is None:
+        reason = Reason(MISSING)
+    records = tuple((r.kind, r.id, r.label) for r in v.records)
+    return Evidence(name, v.value, records, v.window_days, reason)
+
+
+def _observed(days: int, lang: str) -> str:
+    if days >= 14:
+        n = days // 7
+        return f"{n} semaines observées" if lang == "fr" else f"{n} weeks observed"
+    s = "" if days == 1 else "s"
+    return f"{days} jour{s} observé{s}" if lang == "fr" else f"{days} day{s} observed"
+
+
+def _what(reason: Reason, lang: str) -> str:
+    words = [WHAT_LABELS.get(w, {}).get(lang, w) for w in reason.what]
+    joiner = " ou " if lang == "fr" else " or "
+    return ", ".join(words[:-1]) + joiner + words[-1] if len(words) > 1 else "".join(words)
+
+
+def cannot_assess_message(unknown: Sequence[Evidence], lang: str) -> str:
+    """Why a rule cannot be assessed, reason by reason: too early, not recorded, missing."""
+    parts: list[str] = []
+    early = [e.reason for e in unknown if e.reason is not None and e.reason.code == TOO_EARLY]
+    if early:
+        days = min(r.observed_days or 0 for r in early)
+        label = "trop tôt pour juger : " if lang == "fr" else "too early to judge: "
+        parts.append(label + _observed(days, lang))
+    for e in unknown:
+        r = e.reason
+        if r is not None and r.code == NOT_RECORDED:
+            if lang == "fr":
+                parts.append(f"{r.source} n’enregistre pas {_what(r, lang)}")
+            else:
+                parts.append(f"{_what(r, lang)} not recorded by {r.source}")
+    gaps = [e.signal for e in unknown if e.reason is None or e.reason.code == MISSING]
+    if gaps:
+        label = "donnée manquante" if lang == "fr" else "missing data"
+        parts.append(f"{label} ({', '.join(gaps)})")
+    head = "Impossible d’évaluer : " if lang == "fr" else "Cannot assess: "
+    return head + "; ".join(dict.fromkeys(parts)) + "."
+
+
+def cannot_assess_advice(unknown: Sequence[Evidence], lang: str) -> str:
+    """What would make the rule assessable: wait, record or connect, fill in."""
+    parts: list[str] = []
+    for e in unknown:
+        r = e.reason
+        if r is not None and r.code == TOO_EARLY:
+            if lang == "fr":
+                parts.append(f"réévaluez une fois {r.needed_days} jours de relation observés")
+            else:
+                parts.append(
+                    f"re-evaluate once {r.needed_days} days of the relationship are observed"
+                )
+        elif r is not None and r.code == NOT_RECORDED:
+            if lang == "fr":
+                parts.append(
+                    f"enregistrez {_what(r, lang)} dans {r.source}, ou connectez une source qui "
+                    "les enregistre (et déclarez-la dans la clé coverage de la configuration)"
+                )
+            else:
+                parts.append(
+                    f"record {_what(r, lang)} in {r.source}, or connect a source that does "
+                    "(and declare it under coverage in the config)"
+                )
+        else:
+            parts.append(REGISTRY[e.signal].missing[lang])
+    text = "; ".join(dict.fromkeys(parts))
+    return text[:1].upper() + text[1:] + "."
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:

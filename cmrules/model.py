@@ -120,17 +120,67 @@ class Activity:
     title: str = ""
     first_reply_minutes: float | None = None  # tickets: business minutes to first reply
     replies: int | None = None  # tickets: public replies from the vendor
+    body: str = ""  # plain text, read only to classify the activity (never rendered)
+
+
+#: Engagement statuses meaning the relationship is over (compared case-insensitively).
+ENGAGEMENT_ENDED = frozenset({
+    "ended", "closed", "terminated", "churned", "lost", "former", "terminé", "termine", "résilié",
+    "resilie", "ancien", "closedlost", "closed_lost",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Engagement:
-    """A client company working with (or evaluating) a vendor."""
+    """A client company working with (or evaluating) a vendor.
+
+    ``ended_at`` / ``status`` record the end of the relationship: an ended engagement keeps
+    its history but is not judged on ongoing criteria and is not among the vendor's active
+    clients.
+    """
 
     company_id: str
     vendor_id: str
     started_at: datetime | None = None
     vendor_contact_ids: tuple[str, ...] = ()  # vendor people assigned to this client
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    ended_at: datetime | None = None
+    status: str | None = None  # e.g. "active", "ended" (see ENGAGEMENT_ENDED)
+
+    def ended(self, as_of: datetime) -> bool:
+        """True when the engagement is over at ``as_of`` (an end date reached, or an ended
+        status with no future end date)."""
+        if self.ended_at is not None:
+            return self.ended_at <= as_of
+        return (self.status or "").strip().casefold() in ENGAGEMENT_ENDED
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a source records: absence is evidence only for what is recorded.
+
+    ``activity_kinds``: the kinds of activity the source holds (a meetings-only CRM holds
+    meetings); ``attendees``: whether meeting participants are recorded; ``tags``: which
+    well-known tags (strategy, onboarding) its activities can carry.  Tickets count as recorded
+    for an organisation only when it also has ``has_ticket_data``.
+    """
+
+    source: str = "the source"
+    activity_kinds: frozenset[ActivityKind] = frozenset(ActivityKind)
+    attendees: bool = True
+    tags: frozenset[str] = frozenset({TAG_STRATEGY, TAG_ONBOARDING})
+
+    def records(self, kind: ActivityKind) -> bool:
+        return kind in self.activity_kinds
+
+    def merge(self, other: Coverage) -> Coverage:
+        """Two sources read together (a CRM and its helpdesk) record the union."""
+        return Coverage(
+            source=f"{self.source} + {other.source}",
+            activity_kinds=self.activity_kinds | other.activity_kinds,
+            attendees=self.attendees or other.attendees,
+            tags=self.tags | other.tags,
+        )
 
 
 @dataclass
@@ -141,6 +191,7 @@ class Dataset:
     contacts: list[Contact] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)
     engagements: list[Engagement] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
 
     def __post_init__(self) -> None:
         self._index: dict[str, Any] | None = None

@@ -85,36 +85,10 @@ def _evidence_text(f: Finding, language: str) -> str:
     return "; ".join(bits)
 
 
-def render(
-    subject: Organisation,
-    findings: Sequence[Finding],
-    *,
-    language: str,
-    as_of: datetime,
-    vendor: Organisation | None = None,
-    limit: int = MAX_NOTE_CHARS,
-) -> RenderedNote:
-    """Render the note (HTML and plain text) and the flag values for one record."""
+def _blocks(ordered: Sequence[Finding], language: str) -> tuple[list[str], list[str]]:
+    """Text and HTML blocks for findings: fired ones (worst first), then cannot-assess."""
     lab = LABELS[language]
-    ordered = sort_findings(findings)
-    fp = note_fingerprint(ordered, language)
-    level = risk_level(ordered)
-    footer = f"{FOOTER_PREFIX}{fp}"
     esc = html.escape
-
-    head_txt = [lab["title"].format(date=as_of.date().isoformat())]
-    head_html = [f"<p><strong>{esc(head_txt[0])}</strong></p>"]
-    if vendor is not None and vendor.id != subject.id:
-        line = lab["vendor"].format(name=vendor.name)
-        head_txt.append(line)
-        head_html.append(f"<p>{esc(line)}</p>")
-    risk = lab["risk"].format(level=lab["levels"][level])
-    head_txt.append(risk)
-    head_html.append(f"<p><strong>{esc(risk)}</strong></p>")
-    if not ordered:
-        head_txt.append(lab["none"])
-        head_html.append(f"<p>{esc(lab['none'])}</p>")
-
     fired = [f for f in ordered if f.status == FIRED]
     cannot = [f for f in ordered if f.status != FIRED]
     blocks_txt: list[str] = []
@@ -150,16 +124,72 @@ def render(
             + "".join(f"<li>{esc(i)}</li>" for i in items)
             + "</ul>"
         )
+    return blocks_txt, blocks_html
+
+
+def render(
+    subject: Organisation,
+    findings: Sequence[Finding],
+    *,
+    language: str,
+    as_of: datetime,
+    vendors: Sequence[Organisation] = (),
+    limit: int = MAX_NOTE_CHARS,
+) -> RenderedNote:
+    """Render the note (HTML and plain text) and the flag values for one record.
+
+    A company working with one vendor names it in the heading; with several, the findings are
+    grouped under each vendor's name (worst vendor first), so every finding says which agency
+    it is about."""
+    lab = LABELS[language]
+    ordered = sort_findings(findings)
+    fp = note_fingerprint(ordered, language)
+    level = risk_level(ordered)
+    footer = f"{FOOTER_PREFIX}{fp}"
+    esc = html.escape
+
+    head_txt = [lab["title"].format(date=as_of.date().isoformat())]
+    head_html = [f"<p><strong>{esc(head_txt[0])}</strong></p>"]
+    named = [v for v in vendors if v.id != subject.id]
+    if len(named) == 1:
+        line = lab["vendor"].format(name=named[0].name)
+        head_txt.append(line)
+        head_html.append(f"<p>{esc(line)}</p>")
+    risk = lab["risk"].format(level=lab["levels"][level])
+    head_txt.append(risk)
+    head_html.append(f"<p><strong>{esc(risk)}</strong></p>")
+    if not ordered:
+        head_txt.append(lab["none"])
+        head_html.append(f"<p>{esc(lab['none'])}</p>")
+
+    blocks_txt: list[str] = []
+    blocks_html: list[str] = []
+    if len(named) > 1:
+        groups = {v.id: [f for f in ordered if f.subject.vendor_id == v.id] for v in named}
+        names = {v.id: v.name for v in named}
+        for vid in sorted(groups, key=lambda v: _group_rank(groups[v], names[v])):
+            line = f"== {lab['vendor'].format(name=names[vid])} — "
+            line += lab["risk"].format(level=lab["levels"][risk_level(groups[vid])])
+            txt, htm = _blocks(groups[vid], language)
+            blocks_txt.append(line + ("\n\n" + "\n\n".join(txt) if txt else ""))
+            blocks_html.append(f"<h3>{esc(line[3:])}</h3>" + "".join(htm))
+    else:
+        blocks_txt, blocks_html = _blocks(ordered, language)
 
     html_body = _fit("".join(head_html), blocks_html, f"<p>{esc(footer)}</p>", limit, lab, True)
     text_body = _fit("\n".join(head_txt) + "\n\n", blocks_txt, "\n" + footer, limit, lab, False)
     flags = Flags(
         risk_level=level,
-        rule_ids=tuple(sorted({f.rule_id for f in fired})),
+        rule_ids=tuple(sorted({f.rule_id for f in ordered if f.status == FIRED})),
         evaluated_at=as_of,
         fingerprint=fp,
     )
     return RenderedNote(subject, fp, html_body, text_body, flags, language)
+
+
+def _group_rank(findings: Sequence[Finding], name: str) -> tuple[int, str]:
+    fired = [f.rank for f in findings if f.status == FIRED]
+    return (-max(fired, default=-1), name.casefold())
 
 
 def _fit(head: str, blocks: list[str], footer: str, limit: int, lab: dict, as_html: bool) -> str:

@@ -40,6 +40,11 @@ def _evidence(f: Any, lang: str) -> str:
     return "; ".join(out)
 
 
+def _about(f: Any) -> str:
+    """ " · <vendor>" for a finding about one engagement of a company."""
+    return f" · {f.subject.vendor_name}" if f.subject.vendor_name else ""
+
+
 def to_table(report: Report) -> str:
     lang = report.language
     lab = LABELS[lang]
@@ -67,7 +72,7 @@ def to_table(report: Report) -> str:
         out.append("")
         out.append(f"{r.subject.name} ({r.kind} {r.subject.id}) — {lab['levels'][r.risk_level]}")
         for f in sort_findings(r.findings):
-            out.append(f"  [{lab['sev'][f.severity]}] {f.rule_id} {f.message[lang]}")
+            out.append(f"  [{lab['sev'][f.severity]}] {f.rule_id}{_about(f)} {f.message[lang]}")
             if f.status == "fired":
                 out.append(f"      {lab['evidence']}: {_evidence(f, lang)}")
             out.append(f"      {lab['advice']}: {f.advice[lang]}")
@@ -104,7 +109,8 @@ def to_markdown(report: Report) -> str:
             out.append("")
             continue
         for f in sort_findings(r.findings):
-            out.append(f"- **{lab['sev'][f.severity]} {f.rule_id}** {_md(f.message[lang])}")
+            head = f"{lab['sev'][f.severity]} {f.rule_id}{_md(_about(f))}"
+            out.append(f"- **{head}** {_md(f.message[lang])}")
             out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
             if f.status == "fired":
                 out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")

@@ -29,13 +29,14 @@ from .rulecheck import (
     schema_message,
 )
 from .signals import REGISTRY, SignalSpec
+from .windows import WINDOW_PARAM, default_window, signal_windows
 from .yamlutil import error_line, line_of, load_with_lines
 
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records)?")
+_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records|\.days)?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,6 +137,10 @@ class Rulebook:
 
     def for_subject(self, subject: str) -> list[Rule]:
         return [r for r in self.rules if r.subject == subject]
+
+    def signal_windows(self) -> dict[str, int]:
+        """Signal name -> observation window in days (see :mod:`cmrules.windows`)."""
+        return signal_windows(self.rules)
 
 
 _load_yaml_with_lines = load_with_lines
@@ -354,6 +359,9 @@ def _build_rule(
     rid = raw["id"]
     subject = raw.get("subject", "company")
     params = dict(raw.get("params") or {})
+    window = default_window(raw["when"])
+    if window is not None and WINDOW_PARAM not in params:
+        params[WINDOW_PARAM] = window  # declared once, on the signal; config may change it
 
     def report(sub: Sequence[Any], msg: str) -> None:
         problems.append(f"{path}:{_line(lines, (*at, *sub))}: {rid}: {msg}")
@@ -451,7 +459,8 @@ def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
 
 
 def template_problems(text: str, names: set[str]) -> list[str]:
-    """Placeholders in a message must be ``{signal}``, ``{signal.records}`` or ``{param}``."""
+    """Placeholders in a message must be ``{signal}``, ``{signal.records}``, ``{signal.days}``
+    (the days a windowed signal observed) or ``{param}``."""
     out = []
     stripped = text.replace("{{", "").replace("}}", "")
     for m in _PLACEHOLDER.finditer(stripped):
@@ -459,7 +468,8 @@ def template_problems(text: str, names: set[str]) -> list[str]:
         nm = _NAME.fullmatch(inner)
         if not nm:
             out.append(
-                f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}} or {{param}}"
+                f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}}, "
+                "{{signal.days}} or {{param}}"
             )
         elif nm.group(1) not in names:
             out.append(f"unknown placeholder {{{inner}}}: not a signal or parameter")

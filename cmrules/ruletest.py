@@ -46,6 +46,7 @@ from .signals import (
     compute,
 )
 from .values import parse_datetime
+from .vocabulary import DEFAULT as VOCABULARY
 from .yamlutil import error_line, line_of, load_with_lines
 
 OUTCOMES = ("fired", "silent", "cannot_assess")
@@ -429,6 +430,7 @@ class Runner:
                 ])  # fmt: skip
             vendor_id = vendors[0]
         ds = conn.load([vendor_id], [case.company] if case.company else None)
+        VOCABULARY.apply(ds)  # classified as every run classifies a connector's data
         for rid in filter(None, (case.company, vendor_id)):
             if rid not in ds.organisations:
                 raise RuleFileError([f"{case.where}: {rid!r} is not an organisation of the "
@@ -438,7 +440,9 @@ class Runner:
         if "company" in kinds and case.company:
             company = ds.organisations[case.company]
             values = compute(CompanyContext(ds, company, vendor, case.as_of, self.settings))
-            subject = findings_mod.Subject(company.id, company.name, "company", vendor.id)
+            subject = findings_mod.Subject(
+                company.id, company.name, "company", vendor.id, vendor.name
+            )
             out.append((subject, "company", values))
         if "vendor" in kinds:
             values = compute(VendorContext(ds, vendor, case.as_of, self.settings))

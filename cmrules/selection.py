@@ -68,23 +68,18 @@ def select(session: Session, *, vendor: str | None = None, company: str | None =
             v = resolve(conn, vendor, OrgKind.VENDOR)
             if v.id not in vendor_ids:
                 raise UsageError(f"{subject.name} is not a client of {v.name}")
-            vendor_ids = [v.id]
+            # every engagement of the company is still evaluated, whichever vendor was named:
+            # its one note and its flags never depend on how it was brought into the run
         if not vendor_ids:
             raise UsageError(
                 f"{subject.name} (id {subject.id}) has no vendor engagement to "
                 "evaluate; record which agency it works with"
             )
-        return Selection(conn.load(vendor_ids, [subject.id]), vendor_ids, [subject.id])
+        ds = session.prepare(conn.load(vendor_ids, [subject.id]))
+        return Selection(ds, vendor_ids, [subject.id])
     if vendor:
         v = resolve(conn, vendor, OrgKind.VENDOR)
-        ds = conn.load([v.id])
-        # a client that also works with other vendors: load those engagements too, so its one
-        # note covers all of them and does not flip-flop between runs
-        clients = [e.company_id for e in ds.engagements_of_vendor(v.id)]
-        others = {x for vs in vendors_of(conn, clients).values() for x in vs} - {v.id}
-        if others:
-            ds.extend(conn.load(sorted(others), clients))
-        return Selection(ds, [v.id])
+        return Selection(session.load([v.id]), [v.id])
     raise UsageError("say what to evaluate: --vendor NAME|ID or --company NAME|ID")
 
 
@@ -93,7 +88,7 @@ def select_all(session: Session) -> Selection:
     conn = session.connector
     found = conn.find_organisations("", OrgKind.VENDOR)
     vendor_ids = sorted(o.id for o in found if o.kind == OrgKind.VENDOR)
-    return Selection(conn.load(vendor_ids), vendor_ids)
+    return Selection(session.prepare(conn.load(vendor_ids)), vendor_ids)
 
 
 def vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:

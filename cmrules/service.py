@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,8 @@ from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets
 from .selection import resolve, select, vendors_of
-from .signals import CompanyContext, SignalValue, VendorContext, compute
+from .signals import CompanyContext, SignalSettings, SignalValue, VendorContext, compute
+from .vocabulary import Vocabulary
 
 log = logging.getLogger("cmrules")
 
@@ -43,11 +44,36 @@ class Session:
     rulesets: RuleSets  # the rulebook and engine of each profile
     connector: Connector
     context: ConnectorContext
+    vocabulary: Vocabulary | None = None
 
     @property
     def rulebook(self) -> rulebook_mod.Rulebook:
         """The default profile's rulebook (``rules.params`` and ``rules.disable`` applied)."""
         return self.rulesets.rulebook(DEFAULT)
+
+    def settings(self, profile: str = DEFAULT) -> SignalSettings:
+        """Signal settings with the observation windows the profile's rules ask for."""
+        windows = self.rulesets.rulebook(profile).signal_windows()
+        return replace(self.config.signals, windows=windows)
+
+    def prepare(self, ds: Dataset) -> Dataset:
+        """A connector's load, made ready for signals: the source's coverage, and the core
+        vocabulary (activity kinds and tags, roles from job titles) applied."""
+        ds.coverage = self.connector.coverage()
+        (self.vocabulary or Vocabulary.build()).apply(ds)
+        return ds
+
+    def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """Load vendors and companies, then every other engagement of those companies, so a
+        company's findings never depend on which vendor brought it into the run."""
+        conn = self.connector
+        vendor_ids = list(vendor_ids)
+        ds = conn.load(vendor_ids, company_ids)
+        clients = sorted({e.company_id for v in vendor_ids for e in ds.engagements_of_vendor(v)})
+        others = {x for vs in vendors_of(conn, clients).values() for x in vs} - set(vendor_ids)
+        if others:
+            ds.extend(conn.load(sorted(others), clients))
+        return self.prepare(ds)
 
     @property
     def engine(self) -> Any:
@@ -88,11 +114,16 @@ def open_session(
         profiles=cfg.profiles,
         config_name=cfg.name,
     )
-    context = ConnectorContext(config_path=str(cfg.path) if cfg.path else None, http=cfg.http)
+    for name in [DEFAULT, *(p.name for p in cfg.profiles)]:
+        rulesets.rulebook(name).signal_windows()  # one window per signal: fail early
+    vocabulary = Vocabulary.build(cfg.vocabulary, where=f"{cfg.name}: vocabulary")
+    context = ConnectorContext(
+        config_path=str(cfg.path) if cfg.path else None, http=cfg.http, coverage=cfg.coverage
+    )
     conn = connector or build_connector(cfg, context)
     if connector is not None:
         context = connector.context
-    return Session(cfg, rulesets, conn, context)
+    return Session(cfg, rulesets, conn, context, vocabulary=vocabulary)
 
 
 # ------------------------------------------------------------------------------------------
@@ -107,6 +138,7 @@ class RecordResult:
     signals: dict[str, dict[str, SignalValue]]  # vendor id -> signal values
     note: RenderedNote
     profile: str = DEFAULT  # the profile applied (config ``profiles``)
+    former_vendors: list[Organisation] = field(default_factory=list)  # ended engagements
     write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
     error: str | None = None
 
@@ -120,6 +152,7 @@ class RecordResult:
             "name": self.subject.name,
             "kind": self.kind,
             "vendors": [{"id": v.id, "name": v.name} for v in self.vendors],
+            "former_vendors": [{"id": v.id, "name": v.name} for v in self.former_vendors],
             "risk_level": self.risk_level,
             "profile": self.profile,
             "flags": list(self.note.flags.rule_ids),
@@ -180,9 +213,11 @@ def evaluate_dataset(
     as_of: datetime,
     language: str,
 ) -> list[RecordResult]:
-    """Signals -> engine -> findings -> rendered note, for vendors and their clients."""
+    """Signals -> engine -> findings -> rendered note, for vendors and their active clients.
+
+    A company is evaluated in every active engagement it has in ``ds`` (one note covering all
+    its vendors); an ended engagement is not judged and the vendor is listed as former."""
     sets = session.rulesets
-    settings = session.config.signals
     results: list[RecordResult] = []
     only = None if company_ids is None else set(company_ids)
     vendor_ids = [v for v in dict.fromkeys(vendor_ids) if v in ds.organisations]
@@ -196,43 +231,51 @@ def evaluate_dataset(
         )
         return [findings_mod.build(rules.get(o.rule_id), o, subject, values) for o in outcomes]  # type: ignore[arg-type]
 
-    companies: dict[str, list[str]] = {}
+    companies: list[str] = []
     for vid in vendor_ids:
         for e in ds.engagements_of_vendor(vid):
-            if (only is None or e.company_id in only) and e.company_id in ds.organisations:
-                companies.setdefault(e.company_id, [])
-    for cid in companies:
-        companies[cid] = [
-            e.vendor_id for e in ds.engagements_of_company(cid) if e.vendor_id in ds.organisations
-        ]
+            active = not e.ended(as_of) or only is not None
+            if (
+                active
+                and (only is None or e.company_id in only)
+                and e.company_id in ds.organisations
+            ):
+                companies.append(e.company_id)
 
     if only is None:
         for vid in vendor_ids:
             vendor = ds.organisations[vid]
-            values = compute(VendorContext(ds, vendor, as_of, settings))
             profile = sets.select(vendor)
+            values = compute(VendorContext(ds, vendor, as_of, session.settings(profile)))
             found = run(profile, "vendor", Subject(vendor.id, vendor.name, "vendor"), values)
             note = notes_mod.render(vendor, found, language=language, as_of=as_of)
             results.append(
                 RecordResult(vendor, "vendor", [vendor], found, {vid: values}, note, profile)
             )
 
-    for cid, vids in companies.items():
+    for cid in dict.fromkeys(companies):
         company = ds.organisations[cid]
         profile = sets.select(company)
-        found, per_vendor, vendors = [], {}, []
-        for vid in vids:
-            vendor = ds.organisations[vid]
-            vendors.append(vendor)
-            values = compute(CompanyContext(ds, company, vendor, as_of, settings))
-            per_vendor[vid] = values
-            subject = Subject(company.id, company.name, "company", vid)
+        settings = session.settings(profile)
+        found, per_vendor, vendors, former = [], {}, [], []
+        for e in ds.engagements_of_company(cid):
+            agency = ds.organisations.get(e.vendor_id)
+            if agency is None:
+                continue
+            if e.ended(as_of):
+                former.append(agency)
+                continue
+            vendors.append(agency)
+            values = compute(CompanyContext(ds, company, agency, as_of, settings))
+            per_vendor[agency.id] = values
+            subject = Subject(company.id, company.name, "company", agency.id, agency.name)
             found.extend(run(profile, "company", subject, values))
-        note = notes_mod.render(
-            company, found, language=language, as_of=as_of,
-            vendor=vendors[0] if len(vendors) == 1 else None,
-        )  # fmt: skip
-        results.append(RecordResult(company, "company", vendors, found, per_vendor, note, profile))
+        note = notes_mod.render(company, found, language=language, as_of=as_of, vendors=vendors)
+        results.append(
+            RecordResult(
+                company, "company", vendors, found, per_vendor, note, profile, former_vendors=former
+            )
+        )
     return results
 
 
@@ -383,7 +426,7 @@ def sync(
             affected.update(vids)
         report = Report(as_of=as_of, language=language)
         if affected:
-            ds = conn.load(sorted(affected))
+            ds = session.load(sorted(affected))
             report.records = evaluate_dataset(
                 session, ds, vendor_ids=sorted(affected), as_of=as_of, language=language
             )

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from .connector import ChangeSet, Connector, Flags, RenderedNote, StoredNote
 from .errors import ConfigError
-from .model import Activity, Dataset, Organisation, OrgKind
+from .model import Activity, Coverage, Dataset, Organisation, OrgKind
 
 log = logging.getLogger("cmrules.sources")
 
@@ -393,6 +393,20 @@ class CombinedConnector(Connector):
 
     def setup(self, dry_run: bool = False) -> list[str]:
         return [*self.primary.setup(dry_run), *self.helpdesk.setup(dry_run)]
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """The rule ids setup declares (e.g. HubSpot's flag options): set on both parts."""
+        return list(getattr(self.primary, "rule_ids", []))
+
+    @rule_ids.setter
+    def rule_ids(self, ids: list[str]) -> None:
+        for part in (self.primary, self.helpdesk):
+            part.rule_ids = list(ids)  # type: ignore[attr-defined]
+
+    def coverage(self) -> Coverage:
+        """What the CRM and the helpdesk record together."""
+        return self.primary.coverage().merge(self.helpdesk.coverage())
 
     def describe(self) -> str:
         return (

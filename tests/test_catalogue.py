@@ -76,7 +76,31 @@ def test_rule_params_are_used(rule: rulebook.Rule) -> None:
             return params_of(cond.item)
         return set().union(*(params_of(i) for i in cond.items))
 
-    assert set(rule.params) == params_of(rule.when), f"{rule.id}: a declared parameter is unused"
+    used = params_of(rule.when)
+    if any(REGISTRY[s].window_days for s in rule.signals):
+        used.add(rulebook.WINDOW_PARAM)  # read by the rule's windowed signals
+    assert set(rule.params) == used, f"{rule.id}: a declared parameter is unused"
+
+
+#: a number of days, weeks, months or years written into a message instead of a placeholder
+HARD_CODED_PERIOD = re.compile(
+    r"\d+\s*(days?|jours?|weeks?|semaines?|months?|mois|years?|ans?|années?)\b", re.I
+)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_messages_name_windows_through_placeholders(rule: rulebook.Rule) -> None:
+    """Windows are declared once (signal parameters, overridable per rule): a message that
+    writes "90 days" would lie as soon as the window is changed or only partly observed."""
+    for lang in ("fr", "en"):
+        hit = HARD_CODED_PERIOD.search(rule.message[lang])
+        assert hit is None, f"{rule.id} message.{lang} hard-codes {hit.group(0)!r}"
+
+
+def test_hard_coded_period_check_catches_a_number_of_days() -> None:
+    assert HARD_CODED_PERIOD.search("3 meeting(s) over 90 days")
+    assert HARD_CODED_PERIOD.search("aucune revue sur 12 mois")
+    assert not HARD_CODED_PERIOD.search("over the last {meetings_per_month.days} days")
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

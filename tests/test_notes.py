@@ -30,7 +30,7 @@ def test_crm_text_is_escaped_in_html(rulebook):
         },
     )
     vendor = Organisation("v1", "<b>Agence</b>", OrgKind.VENDOR)
-    note = notes.render(org, [f], language="en", as_of=AS_OF, vendor=vendor)
+    note = notes.render(org, [f], language="en", as_of=AS_OF, vendors=[vendor])
     assert "<script>" not in note.html and "<img" not in note.html and "<b>" not in note.html
     assert "&lt;img src=x onerror=alert(1)&gt;" in note.html
     assert "{x}" in note.text  # CRM text is data, never re-read as a template

@@ -1,0 +1,62 @@
+"""Signals from the readers' comments: e-reputation and measured impact (rules/comments.yaml)."""
+
+from __future__ import annotations
+
+from ..model import ActivityKind
+from .base import UNKNOWN, SignalValue, signal
+from .context import CompanyContext, aref
+
+
+def _engagement_flag(ctx: CompanyContext, name: str) -> SignalValue:
+    """A boolean engagement attribute as a signal; unknown when not filled in."""
+    value = ctx.attr(name)
+    if value is None:
+        return UNKNOWN
+    return SignalValue(bool(value), (ctx.eng_ref(name),))
+
+
+@signal(
+    "escalation_plan", "company", "bool",
+    missing_en="set the engagement's escalation_plan attribute (e-reputation crisis procedure)",
+    missing_fr="renseignez l'attribut escalation_plan (procédure de crise e-réputation)",
+)  # fmt: skip
+def escalation_plan(ctx: CompanyContext) -> SignalValue:
+    """Whether an e-reputation crisis / escalation procedure is agreed with the vendor
+    (engagement attribute ``escalation_plan``).  Unknown when not filled in."""
+    return _engagement_flag(ctx, "escalation_plan")
+
+
+@signal(
+    "kpis_defined", "company", "bool",
+    missing_en="set the engagement's kpis_defined attribute (are impact KPIs agreed?)",
+    missing_fr="renseignez l'attribut kpis_defined (des indicateurs d'impact sont-ils fixés ?)",
+)  # fmt: skip
+def kpis_defined(ctx: CompanyContext) -> SignalValue:
+    """Whether KPIs measuring the impact of community management are agreed
+    (engagement attribute ``kpis_defined``).  Unknown when not filled in."""
+    return _engagement_flag(ctx, "kpis_defined")
+
+
+@signal(
+    "days_since_kpi_report", "company", "int",
+    volatile=True,
+    missing_en="log the vendor's KPI reports as activities of kind report",
+    missing_fr="enregistrez les bilans d'indicateurs du prestataire (activités de type report)",
+)  # fmt: skip
+def days_since_kpi_report(ctx: CompanyContext) -> SignalValue:
+    """Days since the vendor's last KPI / impact report; with none ever, days since the
+    engagement started.  Not recorded when the source holds no reports; unknown without
+    activity tracking or a start date."""
+    reports = [a for a in ctx.of_kind(ActivityKind.REPORT) if a.timestamp is not None]
+    if reports:
+        last = max(reports, key=lambda a: a.timestamp)  # type: ignore[arg-type,return-value]
+        return SignalValue(max(0, (ctx.as_of - last.timestamp).days), (aref(last),))  # type: ignore[operator]
+    gap = ctx.unrecorded(ActivityKind.REPORT)
+    if gap is not None:
+        return gap
+    if not ctx.tracked:
+        return UNKNOWN
+    start = ctx.days_since_start()
+    if start is None:
+        return UNKNOWN
+    return SignalValue(start, (ctx.eng_ref("started_at"),))

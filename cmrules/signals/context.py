@@ -1,0 +1,232 @@
+"""What a signal reads: one engagement (company × vendor) or one vendor's active portfolio, at
+``as_of``, with the observation window and the source's coverage.
+
+Observation window of a signal over ``W`` days: from the later of ``as_of − W`` and the start
+of observation (the engagement's start, else its first recorded activity) to ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from ..model import (
+    MEETING_NOT_HELD,
+    Activity,
+    ActivityKind,
+    Contact,
+    Coverage,
+    Dataset,
+    Engagement,
+    Organisation,
+    Role,
+)
+from .base import UNKNOWN, Ref, SignalSettings, SignalValue, not_recorded, too_early
+
+DAYS_PER_MONTH = 30  # a "month" in rates per month
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of a signal's window actually observed."""
+
+    start: datetime
+    days: int  # observed days (≤ the configured window)
+    full: bool  # the whole configured window was observed
+
+    def holds(self, when: datetime | None, as_of: datetime) -> bool:
+        return when is not None and self.start <= when <= as_of
+
+
+class CompanyContext:
+    """One client company in its engagement with one vendor, at ``as_of``."""
+
+    def __init__(
+        self,
+        ds: Dataset,
+        company: Organisation,
+        vendor: Organisation,
+        as_of: datetime,
+        settings: SignalSettings | None = None,
+    ):
+        self.ds = ds
+        self.company = company
+        self.vendor = vendor
+        self.as_of = as_of
+        self.settings = settings or SignalSettings()
+        engagements = [e for e in ds.engagements_of_company(company.id) if e.vendor_id == vendor.id]
+        self.engagement: Engagement | None = engagements[0] if engagements else None
+
+    @property
+    def coverage(self) -> Coverage:
+        return self.ds.coverage
+
+    @cached_property
+    def contacts(self) -> list[Contact]:
+        return self.ds.contacts_of(self.company.id)
+
+    @cached_property
+    def vendor_contacts(self) -> list[Contact]:
+        return self.ds.contacts_of(self.vendor.id)
+
+    @cached_property
+    def activities(self) -> list[Activity]:
+        return [
+            a
+            for a in self.ds.activities_between(self.company.id, self.vendor.id)
+            if a.timestamp is None or a.timestamp <= self.as_of
+        ]
+
+    @property
+    def tracked(self) -> bool:
+        return bool(self.activities)
+
+    def attr(self, name: str) -> Any:
+        if self.engagement is not None and self.engagement.attributes.get(name) is not None:
+            return self.engagement.attributes[name]
+        return self.company.attributes.get(name)
+
+    def eng_ref(self, field: str) -> Ref:
+        """Evidence pointing at this engagement's ``field``."""
+        return Ref("engagement", f"{self.company.id}:{self.vendor.id}", field)
+
+    def of_kind(self, *kinds: ActivityKind) -> list[Activity]:
+        return [a for a in self.activities if a.kind in kinds]
+
+    def meetings_held(self) -> list[Activity]:
+        return [
+            a
+            for a in self.of_kind(ActivityKind.MEETING)
+            if a.timestamp is not None and (a.status or "").lower() not in MEETING_NOT_HELD
+        ]
+
+    def days_since_start(self) -> int | None:
+        if self.engagement is None or self.engagement.started_at is None:
+            return None
+        if self.engagement.started_at > self.as_of:  # not started yet at as_of: no history
+            return None
+        return (self.as_of - self.engagement.started_at).days
+
+    # -- observation ---------------------------------------------------------------------------
+    @cached_property
+    def observed_from(self) -> datetime | None:
+        """Start of observation: the engagement's start, else its first recorded activity."""
+        if self.engagement is not None and self.engagement.started_at is not None:
+            if self.engagement.started_at <= self.as_of:
+                return self.engagement.started_at
+            return None
+        stamps = [a.timestamp for a in self.activities if a.timestamp is not None]
+        return min(stamps) if stamps else None
+
+    def window(self, name: str) -> Window | None:
+        """The observed part of signal ``name``'s window; None when nothing is observed — no
+        activity at all recorded for the engagement: zero meetings in a CRM that records none
+        for this client is not evidence of zero meetings."""
+        if not self.tracked:
+            return None
+        return _window(self.observed_from, self.as_of, self.settings.window(name))
+
+    def rate_window(self, name: str) -> Window | SignalValue:
+        """The window of a rate, or the unknown value to return: nothing observed (missing),
+        or fewer days observed than ``signals.min_observed_days`` (too early)."""
+        return _rate_window(self.window(name), self.settings)
+
+    # -- coverage ------------------------------------------------------------------------------
+    def unrecorded(self, *kinds: ActivityKind) -> SignalValue | None:
+        """The "not recorded by <source>" value when the source records none of ``kinds``."""
+        if any(self.coverage.records(k) for k in kinds):
+            return None
+        return not_recorded(self.coverage.source, *(k.value for k in kinds))
+
+    def tickets_recorded(self) -> bool:
+        return self.coverage.records(ActivityKind.TICKET) and bool(
+            self.company.attributes.get("has_ticket_data")
+        )
+
+
+class VendorContext:
+    """A vendor and its portfolio of *active* clients, at ``as_of``."""
+
+    def __init__(
+        self,
+        ds: Dataset,
+        vendor: Organisation,
+        as_of: datetime,
+        settings: SignalSettings | None = None,
+    ):
+        self.ds = ds
+        self.vendor = vendor
+        self.as_of = as_of
+        self.settings = settings or SignalSettings()
+
+    @property
+    def coverage(self) -> Coverage:
+        return self.ds.coverage
+
+    @cached_property
+    def clients(self) -> list[CompanyContext]:
+        """Active engagements only: a former client is not part of the portfolio."""
+        out = []
+        for e in self.ds.engagements_of_vendor(self.vendor.id):
+            company = self.ds.organisations.get(e.company_id)
+            if company is not None and not e.ended(self.as_of):
+                out.append(CompanyContext(self.ds, company, self.vendor, self.as_of, self.settings))
+        return out
+
+    @cached_property
+    def activities(self) -> list[Activity]:
+        return [a for c in self.clients for a in c.activities]
+
+    def window(self, name: str) -> Window | None:
+        """Observed from the earliest start of observation among the active clients."""
+        starts = [c.observed_from for c in self.clients if c.observed_from is not None]
+        return _window(min(starts) if starts else None, self.as_of, self.settings.window(name))
+
+
+def _window(start: datetime | None, as_of: datetime, days: int) -> Window | None:
+    if start is None:
+        return None
+    begin = max(as_of - timedelta(days=days), start)
+    observed = max(0, (as_of - begin).days)
+    return Window(begin, observed, begin == as_of - timedelta(days=days))
+
+
+def _rate_window(window: Window | None, settings: SignalSettings) -> Window | SignalValue:
+    if window is None:
+        return UNKNOWN
+    if window.days < settings.min_observed_days:
+        return too_early(window.days, settings.min_observed_days)
+    return window
+
+
+def count_in_window(
+    window: Window | None, hits: Sequence[Activity], full_days: int
+) -> SignalValue | None:
+    """The unknown value for a count over a window, or None when the count can be used.
+
+    A count of zero is evidence only once the whole window was observed (a yearly review is not
+    missing after two months); any count above zero is a fact whatever the window."""
+    if window is None:
+        return UNKNOWN
+    if not hits and not window.full:
+        return too_early(window.days, full_days)
+    return None
+
+
+def per_month(count: int, window: Window) -> float:
+    return round(count * DAYS_PER_MONTH / max(window.days, 1), 2)
+
+
+def ref_of(c: Contact) -> Ref:
+    return Ref("contact", c.id, c.name)
+
+
+def aref(a: Activity) -> Ref:
+    return Ref(a.kind.value, a.id, a.title)
+
+
+def with_role(contacts: Sequence[Contact], role: Role) -> list[Contact]:
+    return [c for c in contacts if role in c.roles]
