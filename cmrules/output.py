@@ -42,7 +42,7 @@ def _evidence(f: Any, lang: str) -> str:
 
 def _about(f: Any) -> str:
     """ " · <vendor>" for a finding about one engagement of a company."""
-    return f" · {f.subject.vendor_name}" if f.subject.vendor_name else ""
+    return f" · {f.subject.vendor_name} ·" if f.subject.vendor_name else ""
 
 
 def to_table(report: Report) -> str:

@@ -108,7 +108,7 @@ def test_config_errors_name_file_and_line(tmp_path: Path, text: str, error: str)
         ("params: {CMR999: {x: 1}}", "profile 'p' sets parameters of unknown rule 'CMR999'"),
         ("params: {CMR006: {max_days: 3}}",
          "profile 'p': params.CMR006.max_days: unknown parameter (parameters of CMR006: "
-         "max_validation_days)"),
+         "max_validation_days, window_days)"),
         ("params: {CMR006: {max_validation_days: soon}}",
          "profile 'p': params.CMR006.max_validation_days: expected a int"),
         ("disable: [CMR999]", "profile 'p' disables unknown rule 'CMR999'"),
