@@ -68,7 +68,11 @@ def test_explain_shows_leaves_values_records_and_verdicts() -> None:
     assert item["profile"] == "default"
     [rule] = item["rules"]
     assert (rule["rule_id"], rule["verdict"], rule["outcome"]) == ("CMR010", "true", "fired")
-    assert rule["params"] == {"max_days_between_meetings": 45, "min_meetings_per_month": 1}
+    assert rule["params"] == {
+        "max_days_between_meetings": 45,
+        "min_meetings_per_month": 1,
+        "window_days": 90,
+    }
     cond = rule["condition"]
     assert cond["kind"] == "any" and cond["verdict"] == "true"
     leaf = cond["items"][0]
