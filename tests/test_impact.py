@@ -30,7 +30,7 @@ def _exchanges_per_month() -> dict[tuple[str, str], float | None]:
     s = service.open_session(None)
     try:
         vendors = [o.id for o in s.connector.find_organisations("", OrgKind.VENDOR)]
-        ds = s.connector.load(vendors)
+        ds = s.prepare(s.connector.load(vendors))  # classified as every run classifies
         as_of = service.parse_as_of(AS_OF)
         out = {}
         for e in ds.engagements:
