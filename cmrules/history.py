@@ -15,13 +15,13 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .state import atomic_write
 from .values import iso, parse_datetime
 
 log = logging.getLogger("cmrules")
@@ -142,20 +142,7 @@ def _append(path: Path, line: str) -> None:
         fh.seek(0)
         lines = fh.readlines()
         if len(lines) > MAX_LINES:
-            _rewrite(path, lines[-MAX_LINES:])
-
-
-def _rewrite(path: Path, lines: list[str]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".history-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(lines)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            atomic_write(path, "".join(lines[-MAX_LINES:]).encode("utf-8"), prefix=".history-")
 
 
 def read_runs(path: Path) -> tuple[list[Run], int]:

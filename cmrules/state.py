@@ -47,18 +47,29 @@ def watermark(state: dict[str, Any]) -> datetime | None:
         return None
 
 
-def write_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
+def atomic_write(
+    path: Path, data: bytes, *, prefix: str = ".tmp-", mode: int | None = None
+) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file in the same folder, fsync, rename):
+    a run killed at any line leaves the old file or the new one, never a torn one."""
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, indent=2, sort_keys=True, default=str)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(state, indent=2, sort_keys=True, default=str)
+    atomic_write(path, text.encode("utf-8"), prefix=".state-")
 
 
 def save_watermark(path: Path, state: dict[str, Any], mark: datetime, **extra: Any) -> None:

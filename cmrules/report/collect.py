@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -11,6 +9,7 @@ from .. import history as history_mod
 from ..errors import UsageError
 from ..model import OrgKind
 from ..service import Session, evaluate_dataset, resolve
+from ..state import atomic_write
 from .aggregate import Portfolio, build_portfolio
 
 
@@ -66,14 +65,9 @@ def save(text: str, output: Path) -> int:
         raise UsageError(
             f"--output {output}: the folder {parent} does not exist; create it or choose another"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
+        atomic_write(output, data, prefix=f".{output.name}.", mode=0o644)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise UsageError(
             f"--output {output}: cannot write the report ({exc.strerror}); choose a writable path"
         ) from None
