@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
-from cmrules.errors import ConnectorError
+from cmrules.paging import LoopGuard, Page, search_windows
 
 from .client import HubSpotClient
 from .common import (
@@ -94,7 +95,7 @@ class HubSpotStreams:
         path = self.client.api.associations_path(from_type, to_type, "/batch/read")
         result: dict[str, list[AssocTarget]] = defaultdict(list)
         pending: list[dict[str, str]] = [{"id": i} for i in sorted(set(ids), key=id_key)]
-        seen_cursors: set[tuple[str, str]] = set()
+        guard = LoopGuard(f"HubSpot {from_type}→{to_type} associations")
         while pending:
             batch, pending = pending[:ASSOC_BATCH_LIMIT], pending[ASSOC_BATCH_LIMIT:]
             body = self.client.request("POST", path, json_body={"inputs": batch})
@@ -116,13 +117,8 @@ class HubSpotStreams:
                         )
                     )
                 after = ((item.get("paging") or {}).get("next") or {}).get("after")
-                if after:
-                    if (from_id, str(after)) in seen_cursors:
-                        raise ConnectorError(
-                            f"HubSpot {from_type}→{to_type} associations: the paging cursor for "
-                            f"record {from_id} repeated; stopping instead of looping"
-                        )
-                    seen_cursors.add((from_id, str(after)))
+                if after:  # this record has more targets: one more input, its own cursor
+                    guard.advance((from_id, str(after)))
                     pending.append({"id": from_id, "after": str(after)})
             # errors here are inputs without associations or unknown ids: informational
             for error in (body or {}).get("errors") or []:
@@ -152,52 +148,34 @@ class HubSpotStreams:
         """
         path = self.client.api.objects_path(object_type, "/search")
         props = sorted(set(properties) | {"hs_object_id"})
-        cursor: str | None = None
-        produced = 0
-        while True:
+        where = f"HubSpot {object_type} search"
+
+        def fetch(start: Hashable | None, after: Hashable | None) -> Page[dict[str, Any]]:
             window_filters = list(filters)
-            if cursor is not None:
+            if start is not None:
                 window_filters.append(
-                    {"propertyName": "hs_object_id", "operator": "GT", "value": cursor}
+                    {"propertyName": "hs_object_id", "operator": "GT", "value": start}
                 )
-            offset = 0
-            after: str | None = None
-            last_id: str | None = None
-            while True:
-                body: dict[str, Any] = {
-                    "filterGroups": [{"filters": window_filters}] if window_filters else [],
-                    "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    "properties": props,
-                    "limit": SEARCH_PAGE_LIMIT,
-                }
-                if query is not None:
-                    body["query"] = query
-                if after is not None:
-                    body["after"] = after
-                answer = self.client.request("POST", path, json_body=body, buckets=("search",))
-                results = shape(answer, "results", f"{object_type} search")
-                for item in results:
-                    if not isinstance(item, dict) or item.get("id") is None:
-                        continue
-                    last_id = str_id(item["id"])
-                    yield item
-                    produced += 1
-                    if max_results is not None and produced >= max_results:
-                        return
-                offset += len(results)
-                nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
-                if not nxt or not results:
-                    return
-                try:
-                    next_offset = int(str(nxt))
-                except ValueError:
-                    next_offset = offset
-                if next_offset + SEARCH_PAGE_LIMIT > SEARCH_CAP:
-                    break  # the next page may cross the 10k cap: open a new window
-                after = str(nxt)
-            if last_id is None or last_id == cursor:
-                raise ConnectorError(
-                    f"HubSpot {object_type} search: the hs_object_id window did not advance; "
-                    "stopping instead of looping"
-                )
-            cursor = last_id
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": window_filters}] if window_filters else [],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props,
+                "limit": SEARCH_PAGE_LIMIT,
+            }
+            if query is not None:
+                body["query"] = query
+            if after is not None:
+                body["after"] = after
+            answer = self.client.request("POST", path, json_body=body, buckets=("search",))
+            results = shape(answer, "results", f"{object_type} search")
+            nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            return Page(
+                [i for i in results if isinstance(i, dict) and i.get("id") is not None],
+                next=str(nxt) if nxt else None,
+                size=len(results),
+            )
+
+        found = search_windows(
+            fetch, lambda item: str_id(item["id"]), where, SEARCH_PAGE_LIMIT, SEARCH_CAP
+        )
+        return found if max_results is None else islice(found, max_results)

@@ -4,12 +4,13 @@ model from them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from cmrules.errors import ConnectorError, UsageError
 from cmrules.http import HttpError
+from cmrules.paging import LoopGuard, Page, cursor_pages
 
 from .client import ZendeskClient
 from .settings import API, ZendeskSettings
@@ -48,42 +49,32 @@ class ZendeskStreams:
         self, path: str, key: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]:
         """Cursor pagination: ``page[size]``, ``meta.has_more``, ``links.next`` (or
-        ``page[after]``); guards against a repeated cursor."""
-        url: str = f"{API}{path}"
-        query: dict[str, Any] | None = {**(params or {}), "page[size]": self.settings.page_size}
-        seen: set[str] = set()
-        while True:
+        ``page[after]``), through the shared loop guard."""
+        first = f"{API}{path}"
+        size = {"page[size]": self.settings.page_size}
+
+        def fetch(token: Hashable | None) -> Page[dict[str, Any]]:
+            if token is None:
+                url, query = first, {**(params or {}), **size}
+            elif isinstance(token, tuple) and token[0] == "url":
+                url, query = token[1], None
+            else:
+                url, query = first, {**(params or {}), **size, "page[after]": token}
             body = self.get(url, query)
             items = body.get(key)
             if not isinstance(items, list):
                 raise ConnectorError(
-                    f"Zendesk GET {API}{path}: the answer has no '{key}' list; check base_url "
+                    f"Zendesk GET {first}: the answer has no '{key}' list; check base_url "
                     "points at Zendesk Support"
                 )
-            yield from (i for i in items if isinstance(i, dict))
             meta = body.get("meta") or {}
-            if not meta.get("has_more"):
-                return
             cursor = meta.get("after_cursor")
             nxt = self._next_url((body.get("links") or {}).get("next"))
-            token = nxt or (str(cursor) if cursor else None)
-            if token is None or token in seen:
-                raise ConnectorError(
-                    f"Zendesk GET {API}{path}: has_more is true but the next cursor is "
-                    "missing or repeated; stopping to avoid a loop"
-                )
-            seen.add(token)
-            if nxt:
-                url, query = nxt, None
-            else:
-                url, query = (
-                    f"{API}{path}",
-                    {
-                        **(params or {}),
-                        "page[size]": self.settings.page_size,
-                        "page[after]": cursor,
-                    },
-                )
+            token = ("url", nxt) if nxt else (str(cursor) if cursor else None)
+            dicts = [i for i in items if isinstance(i, dict)]
+            return Page(dicts, next=token, more=bool(meta.get("has_more")))
+
+        return cursor_pages(fetch, f"Zendesk GET {first}")
 
     def list_orgs(self) -> dict[str, dict[str, Any]]:
         if not self.listed:
@@ -144,42 +135,38 @@ class ZendeskStreams:
         return found
 
     def export_orgs(self, start: int) -> Iterator[dict[str, Any]]:
-        url = f"{API}/incremental/organizations"
-        params: dict[str, Any] | None = {"start_time": start}
-        seen: set[str] = set()
-        while True:
+        """The time-based organisations export from ``start`` (epoch seconds), following
+        ``next_page`` (or, when it repeats, ``end_time``) until ``end_of_stream``."""
+        first = f"{API}/incremental/organizations"
+        guard = LoopGuard("Zendesk incremental organisations export")
+
+        def fetch(token: Hashable | None) -> Page[dict[str, Any]]:
+            if isinstance(token, tuple) and token[0] == "url":
+                url, params = token[1], None
+            else:
+                url, params = first, {"start_time": start if token is None else token}
             body = self.get(url, params, buckets=("default", "incremental"))
-            yield from (o for o in body.get("organizations") or [] if isinstance(o, dict))
-            if body.get("end_of_stream", True):
-                return
+            items = [o for o in body.get("organizations") or [] if isinstance(o, dict)]
             nxt = self._next_url(body.get("next_page"))
             end_time = body.get("end_time")
-            if nxt and nxt not in seen:
-                seen.add(nxt)
-                url, params = nxt, None
-            elif end_time is not None and str(end_time) not in seen:
-                seen.add(str(end_time))
-                url, params = f"{API}/incremental/organizations", {"start_time": end_time}
-            else:
-                raise ConnectorError(
-                    "Zendesk incremental organisations export: end_of_stream is false but the "
-                    "next page repeats; stopping to avoid a loop"
-                )
+            following: Hashable | None = None
+            if nxt and not guard.seen(("url", nxt)):
+                following = ("url", nxt)
+            elif end_time is not None:
+                following = str(end_time)
+            return Page(items, next=following, more=not body.get("end_of_stream", True))
+
+        return cursor_pages(fetch, guard.what, guard)
 
     def export_cursor(self, kind: str, start: int) -> Iterator[dict[str, Any]]:
-        url = f"{API}/incremental/{kind}/cursor.json"
-        params: dict[str, Any] | None = {"start_time": start}
-        seen: set[str] = set()
-        while True:
-            body = self.get(url, params, buckets=("default", "incremental"))
-            yield from (o for o in body.get(kind) or [] if isinstance(o, dict))
-            if body.get("end_of_stream", True):
-                return
+        """The cursor-based export of ``kind`` (tickets, users) from ``start``."""
+        first = f"{API}/incremental/{kind}/cursor.json"
+
+        def fetch(token: Hashable | None) -> Page[dict[str, Any]]:
+            params = {"start_time": start} if token is None else {"cursor": token}
+            body = self.get(first, params, buckets=("default", "incremental"))
+            items = [o for o in body.get(kind) or [] if isinstance(o, dict)]
             cursor = body.get("after_cursor")
-            if not cursor or cursor in seen:
-                raise ConnectorError(
-                    f"Zendesk incremental {kind} export: end_of_stream is false but the cursor "
-                    "is missing or repeats; stopping to avoid a loop"
-                )
-            seen.add(cursor)
-            url, params = f"{API}/incremental/{kind}/cursor.json", {"cursor": cursor}
+            return Page(items, next=cursor or None, more=not body.get("end_of_stream", True))
+
+        return cursor_pages(fetch, f"Zendesk incremental {kind} export")
