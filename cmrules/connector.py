@@ -89,6 +89,9 @@ class Connector(ABC):
     name: ClassVar[str] = ""
     #: config keys this connector accepts in its section (unknown keys are config errors)
     settings_keys: ClassVar[frozenset[str]] = frozenset()
+    #: the section as JSON Schema (draft 2020-12); when set, the core validates the section
+    #: with it before building the connector, errors at file:line (cmrules.connector_settings)
+    settings_schema: ClassVar[Mapping[str, Any] | None] = None
     #: how many notes the core hands :meth:`apply_many` at once
     write_batch_size: ClassVar[int] = 1
 

@@ -21,6 +21,7 @@ from . import notes as notes_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
 from .connector import Connector, ConnectorContext, RenderedNote, connector_class
+from .connector_settings import validate_section
 from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
@@ -88,8 +89,12 @@ def build_connector(cfg: config_mod.Config, context: ConnectorContext) -> Connec
 
     def make(name: str) -> Connector:
         cls = connector_class(name)
-        config_mod.check_section(cfg, name, cls.settings_keys)
-        return cls(cfg.section(name), context)
+        section = cfg.section(name)
+        if cls.settings_schema is not None:
+            section = validate_section(cls.settings_schema, section, name, cfg.where)
+        else:
+            config_mod.check_section(cfg, name, cls.settings_keys)
+        return cls(section, context)
 
     primary = make(cfg.source)
     if cfg.helpdesk:

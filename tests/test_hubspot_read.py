@@ -368,12 +368,16 @@ def test_role_mapping_is_configurable():
 @pytest.mark.parametrize(
     ("settings", "needle"),
     [
-        ({"role_labels": {"x": "boss"}}, "unknown role 'boss'"),
-        ({"attributes": {"colour": "cm_colour"}}, "unknown attribute 'colour'"),
-        ({"activity_types": ["tweets"]}, "unknown type 'tweets'"),
+        ({"role_labels": {"x": "boss"}}, "role_labels.x is 'boss'; expected one of project_owner"),
+        ({"attributes": {"colour": "cm_colour"}}, "unknown key hubspot.attributes.colour"),
+        ({"activity_types": ["tweets"]}, "activity_types.0 is 'tweets'; expected one of meetings"),
         ({"requests_per_10s": 1000}, "requests_per_10s must be a whole number between 1 and 250"),
         ({"proposal_pattern": "("}, "proposal_pattern is not a valid regular expression"),
-        ({"base_url": "ftp://x"}, "base_url must be an http(s) URL"),
+        ({"base_url": "ftp://x"}, "hubspot.base_url 'ftp://x' is not valid; use https://"),
+        ({"base_url": "http://api.hubapi.com"}, "base_url 'http://api.hubapi.com' is not valid"),
+        ({"requests_per_10s": float("inf")}, "between 1 and 250 (got inf)"),
+        ({"lookback_minutes": -1}, "lookback_minutes must be a whole number between 0 and 1440"),
+        ({"clients_via_deals": "yes"}, "clients_via_deals must be true or false, got 'yes'"),
     ],
 )
 def test_config_errors_are_clear(settings, needle):

@@ -511,14 +511,23 @@ def test_oauth_bearer_and_env_fallback(zd, monkeypatch):
     [
         ({}, "set 'subdomain'"),
         ({"subdomain": "https://acme.zendesk.com"}, "should be the first label"),
-        ({"base_url": "acme.zendesk.com"}, "is not a site URL"),
-        ({"base_url": "http://acme.zendesk.com"}, "base_url must use https"),
+        ({"base_url": "acme.zendesk.com"}, "base_url 'acme.zendesk.com' is not valid"),
+        ({"base_url": "http://acme.zendesk.com"}, "is not valid; use e.g. https://acme"),
+        ({"base_url": "https://acme.zendesk.com:99999"}, "is not valid"),
+        ({"base_url": "https://acme.zendesk.com/agent"}, "is not valid"),
         ({"subdomain": "acme", "email": EMAIL}, "ZENDESK_API_TOKEN is missing"),
         (
             {"subdomain": "acme", "email": EMAIL, "token": "${ZENDESK_API_TOKEN}"},
             "refers to an environment variable that is not set",
         ),
-        ({"subdomain": "acme", "oauth_token": "t", "page_size": 500}, "page_size must be between"),
+        (
+            {"subdomain": "acme", "oauth_token": "t", "page_size": 500},
+            "page_size must be a whole number between 1 and 100",
+        ),
+        (
+            {"subdomain": "acme", "oauth_token": "t", "requests_per_minute": -5},
+            "requests_per_minute must be a whole number between 1 and 100000",
+        ),
         (
             {"subdomain": "acme", "oauth_token": "t", "roles": {"boss": "king"}},
             "roles.boss is 'king'; expected one of project_owner",
@@ -526,7 +535,7 @@ def test_oauth_bearer_and_env_fallback(zd, monkeypatch):
         ({"subdomain": "acme", "oauth_token": "t", "ticket_metrics": "all"}, "ticket_metrics"),
         (
             {"subdomain": "acme", "oauth_token": "t", "org_attribute_fields": {"headcount": "x"}},
-            "org_attribute_fields.headcount is not a known attribute",
+            "unknown key zendesk.org_attribute_fields.headcount",
         ),
     ],
 )

@@ -40,7 +40,7 @@ from .client import make_client
 from .common import BATCH_WRITE_LIMIT
 from .mappers import HubSpotMapper
 from .reader import HubSpotReader
-from .settings import SETTINGS_KEYS, parse_settings
+from .settings import SCHEMA, SETTINGS_KEYS, parse_settings
 from .setup import setup_properties
 from .streams import HubSpotStreams
 from .writer import HubSpotWriter
@@ -55,6 +55,7 @@ class HubSpotConnector(Connector):
     name: ClassVar[str] = "hubspot"
     write_batch_size: ClassVar[int] = BATCH_WRITE_LIMIT
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
+    settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
     def __init__(
         self,

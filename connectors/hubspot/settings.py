@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from cmrules.connector_settings import bounded_int, site_url, validate_section
 from cmrules.errors import ConfigError
 from cmrules.model import (
     CONTACT_ATTRIBUTES,
@@ -191,38 +192,95 @@ def keyword_re(keywords: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
 
 
+_STRINGS = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+    "description": "a string or a list of strings",
+}
+_ROLE = {"enum": [r.value for r in Role]}
+_KEYWORDS = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}],
+    "description": "a keyword or a list of keywords",
+}
+_PROPERTY = {"type": ["string", "null"], "description": "a HubSpot property's internal name"}
+_ATTRIBUTES = sorted({*ORG_ATTRIBUTES, *CONTACT_ATTRIBUTES, *ENGAGEMENT_ATTRIBUTES})
+
+#: The ``hubspot`` section as JSON Schema: types, bounds and unknown keys (docs/hubspot.md).
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "cmrules hubspot settings",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "service_key": {
+            "type": ["string", "null"],
+            "description": "better set the HUBSPOT_SERVICE_KEY environment variable",
+        },
+        "token": {
+            "type": ["string", "null"],
+            "description": "a legacy private-app token; better set HUBSPOT_TOKEN",
+        },
+        "api_version": {
+            "enum": list(API_VERSIONS),
+            "description": f"use {DEFAULT_API_VERSION} (default) or legacy (/crm/v3 + /crm/v4)",
+        },
+        "base_url": site_url("use https://api.hubapi.com (https, a host, an optional port)"),
+        "requests_per_10s": bounded_int(
+            1, 250, "HubSpot allows 100 (Free/Starter) or 190 (Pro/Enterprise) per 10 s"
+        ),
+        "search_per_second": bounded_int(1, 5, "HubSpot allows 5 searches per second per account"),
+        "lookback_minutes": bounded_int(
+            0, 24 * 60, "minutes of overlap between incremental runs (default 5)"
+        ),
+        "vendor_property": {"type": "string", "minLength": 1},
+        "vendor_values": _STRINGS,
+        "client_association_labels": _STRINGS,
+        "clients_via_deals": {"type": "boolean"},
+        "activity_types": {
+            "anyOf": [
+                {"enum": list(ACTIVITY_TYPES)},
+                {"type": "array", "items": {"enum": list(ACTIVITY_TYPES)}},
+            ],
+            "description": f"use any of {', '.join(ACTIVITY_TYPES)}",
+        },
+        "role_labels": {"type": "object", "additionalProperties": _ROLE},
+        "buying_roles": {"type": "object", "additionalProperties": _ROLE},
+        "job_titles": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                side: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {r.value: _KEYWORDS for r in Role},
+                }
+                for side in ("company", "vendor")
+            },
+        },
+        "attributes": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                name: {"type": "string", "minLength": 1, "pattern": r"\S"} for name in _ATTRIBUTES
+            },
+        },
+        "engagement_started_property": _PROPERTY,
+        "external_id_property": _PROPERTY,
+        **{key: {"type": "string"} for key in DEFAULT_PATTERNS},
+        "proposal_status_property": _PROPERTY,
+        "proposal_decided_property": _PROPERTY,
+        "status_keywords": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                status: _KEYWORDS for status in ("accepted", "rejected", "implemented", "proposed")
+            },
+        },
+        "rule_ids": _STRINGS,
+    },
+}
+
 #: every key the section accepts (unknown keys are config errors)
-SETTINGS_KEYS = frozenset(
-    {
-        "service_key",
-        "token",
-        "api_version",
-        "base_url",
-        "requests_per_10s",
-        "search_per_second",
-        "vendor_property",
-        "vendor_values",
-        "client_association_labels",
-        "clients_via_deals",
-        "activity_types",
-        "role_labels",
-        "buying_roles",
-        "job_titles",
-        "attributes",
-        "engagement_started_property",
-        "external_id_property",
-        "proposal_pattern",
-        "report_pattern",
-        "offer_change_pattern",
-        "strategy_pattern",
-        "onboarding_pattern",
-        "proposal_status_property",
-        "proposal_decided_property",
-        "status_keywords",
-        "lookback_minutes",
-        "rule_ids",
-    }
-)
+SETTINGS_KEYS = frozenset(SCHEMA["properties"])
 
 
 @dataclass
@@ -258,202 +316,121 @@ class HubSpotSettings:
 
 
 def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> HubSpotSettings:
-    """Validate the raw section; the token comes from it or from ``HUBSPOT_TOKEN``."""
-    return _Parser(settings, config_path).parse()
+    """Validate the raw section against :data:`SCHEMA`, then build the typed settings; the
+    credential comes from the section or the environment (see :func:`_credential`)."""
+    where = f"the hubspot section of {config_path or 'your config'}"
+    s = validate_section(SCHEMA, settings, "hubspot", lambda *path: where)
+    token, credential, source = _credential(s, where)
+    vendor_values = _strings(s.get("vendor_values", ["VENDOR"]))
+    if not vendor_values:
+        raise ConfigError(f"hubspot.vendor_values must name at least one value, in {where}")
+    org_attrs, contact_attrs, engagement_attrs = _attributes(s.get("attributes") or {})
+    return HubSpotSettings(
+        token=token,
+        credential=credential,
+        credential_source=source,
+        api_version=str(s.get("api_version", DEFAULT_API_VERSION)),
+        base_url=str(s.get("base_url") or DEFAULT_BASE_URL).rstrip("/"),
+        requests_per_10s=s.get("requests_per_10s", 100),
+        search_per_second=s.get("search_per_second", 4),
+        lookback=timedelta(minutes=s.get("lookback_minutes", 5)),
+        vendor_property=str(s.get("vendor_property", "type")),
+        vendor_values=vendor_values,
+        client_labels={fold(x) for x in _strings(s.get("client_association_labels", []))},
+        clients_via_deals=bool(s.get("clients_via_deals", False)),
+        activity_types=_strings(s.get("activity_types", ["meetings"])),
+        role_labels={
+            fold(k): Role(v) for k, v in s.get("role_labels", DEFAULT_ROLE_LABELS).items()
+        },
+        buying_roles={
+            str(k): Role(v) for k, v in s.get("buying_roles", DEFAULT_BUYING_ROLES).items()
+        },
+        job_titles=_job_titles(s.get("job_titles", DEFAULT_JOB_TITLES)),
+        org_attrs=org_attrs,
+        contact_attrs=contact_attrs,
+        engagement_attrs=engagement_attrs,
+        engagement_started_property=s.get("engagement_started_property") or None,
+        external_id_property=s.get("external_id_property") or None,
+        patterns={k: _regex(k, s.get(k, v)) for k, v in DEFAULT_PATTERNS.items()},
+        proposal_status_property=s.get("proposal_status_property") or None,
+        proposal_decided_property=s.get("proposal_decided_property") or None,
+        status_keywords=_status_keywords(s.get("status_keywords", DEFAULT_STATUS_KEYWORDS)),
+        rule_ids=_strings(s.get("rule_ids", [])),
+    )
 
 
-class _Parser:
-    def __init__(self, settings: Mapping[str, Any], config_path: str | None):
-        self.settings = settings
-        self._where = f"the hubspot section of {config_path or 'your config'}"
+def _credential(s: Mapping[str, Any], where: str) -> tuple[str, str, str]:
+    """(token, kind, source): a Service Key first, else a legacy private-app token.
 
-    def parse(self) -> HubSpotSettings:
-        s = self.settings
-        token, credential, source = self._credential()
-        api_version = str(s.get("api_version", DEFAULT_API_VERSION))
-        if api_version not in API_VERSIONS:
+    HubSpot sends both as a bearer and offers no call that tells them apart, so the kind
+    is the one the customer declared by where they put it."""
+    for key, env, kind in (
+        ("service_key", "HUBSPOT_SERVICE_KEY", "Service Key"),
+        ("token", "HUBSPOT_TOKEN", "legacy private-app token"),
+    ):
+        value, source = (s[key], f"hubspot.{key}") if key in s else (os.environ.get(env), env)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if not isinstance(value, str) or value.strip().startswith("${"):
             raise ConfigError(
-                f"hubspot.api_version is {api_version!r}, in {self._where}; use "
-                f"{DEFAULT_API_VERSION} (default) or legacy (/crm/v3 + /crm/v4)"
+                f"hubspot.{key} is not set to a {kind}, in {where}; export {env} "
+                "(secrets come from the environment)"
             )
-        base_url = str(s.get("base_url") or DEFAULT_BASE_URL).rstrip("/")
-        if not base_url.startswith(("https://", "http://")):
-            raise ConfigError(f"hubspot.base_url must be an http(s) URL, in {self._where}")
-        per_10s = self._int_setting("requests_per_10s", 100, 1, 250)
-        per_second = self._int_setting("search_per_second", 4, 1, 5)
-        lookback = timedelta(minutes=self._int_setting("lookback_minutes", 5, 0, 24 * 60))
+        return value.strip(), kind, source
+    raise ConfigError(
+        "no HubSpot credential: create a Service Key (HubSpot > Development > Keys > "
+        "Service keys, scopes in docs/hubspot.md) and set the HUBSPOT_SERVICE_KEY "
+        f"environment variable (a legacy private-app token in HUBSPOT_TOKEN still works), "
+        f"for {where}"
+    )
 
-        vendor_values = self._str_list("vendor_values", ["VENDOR"])
-        if not vendor_values:
-            raise ConfigError(
-                f"hubspot.vendor_values must name at least one value, in {self._where}"
-            )
-        client_labels = {fold(x) for x in self._str_list("client_association_labels", [])}
-        activity_types = self._str_list("activity_types", ["meetings"])
-        for kind in activity_types:
-            if kind not in ACTIVITY_TYPES:
-                raise ConfigError(
-                    f"hubspot.activity_types: unknown type {kind!r} in {self._where}; "
-                    f"use any of {', '.join(ACTIVITY_TYPES)}"
-                )
-        role_labels = self._role_map("role_labels", DEFAULT_ROLE_LABELS, folded=True)
-        buying_roles = self._role_map("buying_roles", DEFAULT_BUYING_ROLES, folded=False)
-        job_titles = self._job_titles()
-        org_attrs, contact_attrs, engagement_attrs = self._attributes()
-        return HubSpotSettings(
-            token=token,
-            credential=credential,
-            credential_source=source,
-            api_version=api_version,
-            base_url=base_url,
-            requests_per_10s=per_10s,
-            search_per_second=per_second,
-            lookback=lookback,
-            vendor_property=str(s.get("vendor_property", "type")),
-            vendor_values=vendor_values,
-            client_labels=client_labels,
-            clients_via_deals=bool(s.get("clients_via_deals", False)),
-            activity_types=activity_types,
-            role_labels=role_labels,
-            buying_roles=buying_roles,
-            job_titles=job_titles,
-            org_attrs=org_attrs,
-            contact_attrs=contact_attrs,
-            engagement_attrs=engagement_attrs,
-            engagement_started_property=s.get("engagement_started_property") or None,
-            external_id_property=s.get("external_id_property") or None,
-            patterns={k: self._regex(k, v) for k, v in DEFAULT_PATTERNS.items()},
-            proposal_status_property=s.get("proposal_status_property") or None,
-            proposal_decided_property=s.get("proposal_decided_property") or None,
-            status_keywords=self._status_keywords(),
-            rule_ids=self._str_list("rule_ids", []),
-        )
 
-    def _credential(self) -> tuple[str, str, str]:
-        """(token, kind, source): a Service Key first, else a legacy private-app token.
+def _strings(value: str | list[str]) -> list[str]:
+    """A string or a list of strings (schema-checked), blanks dropped."""
+    values = [value] if isinstance(value, str) else value
+    return [v for v in values if v.strip()]
 
-        HubSpot sends both as a bearer and offers no call that tells them apart, so the kind
-        is the one the customer declared by where they put it."""
-        s = self.settings
-        for key, env, kind in (
-            ("service_key", "HUBSPOT_SERVICE_KEY", "Service Key"),
-            ("token", "HUBSPOT_TOKEN", "legacy private-app token"),
-        ):
-            value, source = (s[key], f"hubspot.{key}") if key in s else (os.environ.get(env), env)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            if not isinstance(value, str) or value.strip().startswith("${"):
-                raise ConfigError(
-                    f"hubspot.{key} is not set to a {kind}, in {self._where}; export {env} "
-                    "(secrets come from the environment)"
-                )
-            return value.strip(), kind, source
-        raise ConfigError(
-            "no HubSpot credential: create a Service Key (HubSpot > Development > Keys > "
-            "Service keys, scopes in docs/hubspot.md) and set the HUBSPOT_SERVICE_KEY "
-            f"environment variable (a legacy private-app token in HUBSPOT_TOKEN still works), "
-            f"for {self._where}"
-        )
 
-    def _int_setting(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.settings.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(
-                f"hubspot.{key} must be a whole number between {low} and {high} "
-                f"(got {value!r}), in {self._where}"
-            )
-        return value
+def _keywords(words: str | list[str] | None) -> list[str]:
+    return [words] if isinstance(words, str) else list(words or [])
 
-    def _str_list(self, key: str, default: list[str]) -> list[str]:
-        value = self.settings.get(key, default)
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"hubspot.{key} must be a list of strings, in {self._where}")
-        return [v for v in value if v.strip()]
 
-    def _role(self, key: str, value: Any) -> Role:
-        try:
-            return Role(str(value))
-        except ValueError:
-            raise ConfigError(
-                f"hubspot.{key}: unknown role {value!r} in {self._where}; use one of "
-                + ", ".join(r.value for r in Role)
-            ) from None
-
-    def _role_map(self, key: str, default: Mapping[str, str], folded: bool) -> dict[str, Role]:
-        raw = self.settings.get(key, default)
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"hubspot.{key} must map a label to a role, in {self._where}")
-        return {(fold(k) if folded else str(k)): self._role(key, v) for k, v in raw.items()}
-
-    def _job_titles(self) -> dict[str, list[tuple[Role, re.Pattern[str]]]]:
-        raw = self.settings.get("job_titles", DEFAULT_JOB_TITLES)
-        result: dict[str, list[tuple[Role, re.Pattern[str]]]] = {"company": [], "vendor": []}
-        if not isinstance(raw, Mapping) or not set(raw) <= {"company", "vendor"}:
-            raise ConfigError(
-                f"hubspot.job_titles must have 'company' and/or 'vendor' sections mapping a role "
-                f"to keywords, in {self._where}"
-            )
-        for side, roles in raw.items():
-            if not isinstance(roles, Mapping):
-                raise ConfigError(f"hubspot.job_titles.{side} must map roles to keyword lists")
-            for role, words in roles.items():
-                if isinstance(words, str):
-                    words = [words]
-                pattern = keyword_re(words or [])
-                if pattern is not None:
-                    result[side].append((self._role(f"job_titles.{side}", role), pattern))
-        return result
-
-    def _attributes(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-        raw = self.settings.get("attributes", {}) or {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(
-                f"hubspot.attributes must map a cmrules attribute to a HubSpot property name, "
-                f"in {self._where}"
-            )
-        org: dict[str, str] = {}
-        contact: dict[str, str] = {}
-        engagement: dict[str, str] = {}
-        for name, prop in raw.items():
-            if not isinstance(prop, str) or not prop.strip():
-                raise ConfigError(f"hubspot.attributes.{name} must be a property name")
-            if name in ORG_ATTRIBUTES:
-                org[name] = prop.strip()
-            elif name in CONTACT_ATTRIBUTES:
-                contact[name] = prop.strip()
-            elif name in ENGAGEMENT_ATTRIBUTES:
-                engagement[name] = prop.strip()
-            else:
-                known = sorted({*ORG_ATTRIBUTES, *CONTACT_ATTRIBUTES, *ENGAGEMENT_ATTRIBUTES})
-                raise ConfigError(
-                    f"hubspot.attributes: unknown attribute {name!r} in {self._where}; "
-                    f"known attributes are {', '.join(known)}"
-                )
-        return org, contact, engagement
-
-    def _regex(self, key: str, default: str) -> re.Pattern[str]:
-        value = self.settings.get(key, default)
-        try:
-            return re.compile(fold(str(value)))
-        except re.error as exc:
-            raise ConfigError(f"hubspot.{key} is not a valid regular expression ({exc})") from None
-
-    def _status_keywords(self) -> list[tuple[str, re.Pattern[str]]]:
-        raw = self.settings.get("status_keywords", DEFAULT_STATUS_KEYWORDS)
-        if not isinstance(raw, Mapping):
-            raise ConfigError(
-                f"hubspot.status_keywords must map a status to keywords, in {self._where}"
-            )
-        result = []
-        for status, words in raw.items():
-            if status not in ("accepted", "rejected", "implemented", "proposed"):
-                raise ConfigError(
-                    f"hubspot.status_keywords: unknown status {status!r}; use accepted, "
-                    "rejected, implemented or proposed"
-                )
-            pattern = keyword_re([words] if isinstance(words, str) else words or [])
+def _job_titles(raw: Mapping[str, Any]) -> dict[str, list[tuple[Role, re.Pattern[str]]]]:
+    result: dict[str, list[tuple[Role, re.Pattern[str]]]] = {"company": [], "vendor": []}
+    for side, roles in raw.items():
+        for role, words in roles.items():
+            pattern = keyword_re(_keywords(words))
             if pattern is not None:
-                result.append((status, pattern))
-        return result
+                result[side].append((Role(role), pattern))
+    return result
+
+
+def _attributes(raw: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Split ``attributes`` (cmrules attribute -> HubSpot property) by record type."""
+    org: dict[str, str] = {}
+    contact: dict[str, str] = {}
+    engagement: dict[str, str] = {}
+    for name, prop in raw.items():
+        if name in ORG_ATTRIBUTES:
+            org[name] = prop.strip()
+        elif name in CONTACT_ATTRIBUTES:
+            contact[name] = prop.strip()
+        else:
+            engagement[name] = prop.strip()
+    return org, contact, engagement
+
+
+def _regex(key: str, value: str) -> re.Pattern[str]:
+    try:
+        return re.compile(fold(str(value)))
+    except re.error as exc:
+        raise ConfigError(f"hubspot.{key} is not a valid regular expression ({exc})") from None
+
+
+def _status_keywords(raw: Mapping[str, Any]) -> list[tuple[str, re.Pattern[str]]]:
+    result = []
+    for status, words in raw.items():
+        pattern = keyword_re(_keywords(words))
+        if pattern is not None:
+            result.append((status, pattern))
+    return result

@@ -22,6 +22,7 @@ from cmrules.connector import (
     RenderedNote,
     StoredNote,
 )
+from cmrules.connector_settings import validate_section
 from cmrules.model import (
     CONTACT_ATTRIBUTES,
     ENGAGEMENT_ATTRIBUTES,
@@ -41,14 +42,36 @@ from cmrules.values import iso, parse_datetime
 from .importer import import_data, import_file
 from .store import decode_attrs, default_path, demo_file, open_database
 
+#: The ``local`` section as JSON Schema.
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "cmrules local settings",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "where the SQLite file lives (default: $CMRULES_HOME/local.sqlite3)",
+        },
+        "demo": {
+            "type": "boolean",
+            "description": "load the demo data into a new database (default true)",
+        },
+    },
+}
+
 
 class LocalConnector(Connector):
     """SQLite-backed connector (config section ``local``)."""
 
     name = "local"
-    settings_keys: ClassVar[frozenset[str]] = frozenset({"path", "demo"})
+    settings_keys: ClassVar[frozenset[str]] = frozenset(SCHEMA["properties"])
+    settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
     def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
+        where = f"the local section of {(context and context.config_path) or 'your config'}"
+        settings = validate_section(SCHEMA, settings, "local", lambda *path: where)
         super().__init__(settings, context)
         path = self.settings.get("path")
         self.path = Path(os.path.expanduser(str(path))) if path else default_path()

@@ -48,7 +48,7 @@ from cmrules.sources import Helpdesk, MatchCandidate
 from .client import make_client
 from .mappers import ZendeskMapper
 from .reader import ZendeskReader
-from .settings import API, SETTINGS_KEYS, parse_settings
+from .settings import API, SCHEMA, SETTINGS_KEYS, parse_settings
 from .setup import setup_lines
 from .streams import ZendeskStreams
 from .writer import ZendeskWriter
@@ -61,6 +61,7 @@ class ZendeskConnector(Connector, Helpdesk):
 
     name = "zendesk"
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
+    settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
     def __init__(
         self,

@@ -8,12 +8,11 @@ from environment variables (or ``${ENV_VAR}`` references) and never appear in a 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
+from cmrules.connector_settings import bounded_int, site_url, validate_section
 from cmrules.errors import ConfigError
 from cmrules.model import ORG_ATTRIBUTES, Role
 
@@ -50,8 +49,64 @@ DEFAULTS: dict[str, Any] = {
 }
 ENV = {"email": "ZENDESK_EMAIL", "token": "ZENDESK_API_TOKEN", "oauth_token": "ZENDESK_OAUTH_TOKEN"}
 
+_NAME = {"type": ["string", "null"], "description": "a field key or tag, or null to disable"}
+_SECRET = {"type": "string", "description": "better set it as a ${ENV_VAR} reference"}
+_ORG_ATTRIBUTES = sorted(set(ORG_ATTRIBUTES) - {"has_ticket_data"})
+
+#: The ``zendesk`` section as JSON Schema: types, bounds and unknown keys (docs/zendesk.md).
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "cmrules zendesk settings",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "subdomain": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9-]*$",
+            "description": "should be the first label of your Zendesk URL, e.g. acme for "
+            "https://acme.zendesk.com",
+        },
+        "base_url": site_url(
+            "use e.g. https://acme.zendesk.com (https, a host, an optional port)", API
+        ),
+        "email": _SECRET,
+        "token": _SECRET,
+        "oauth_token": _SECRET,
+        "requests_per_minute": bounded_int(
+            1, 100_000, "your plan's limit: 200 (Team), 400 (Growth/Professional), 700 (Enterprise)"
+        ),
+        "incremental_requests_per_minute": bounded_int(
+            1, 1_000, "Zendesk allows 10 export calls per minute (30 with High Volume)"
+        ),
+        "page_size": bounded_int(1, 100, "Zendesk pages hold at most 100 records"),
+        "vendor_tag": _NAME,
+        "vendor_field": _NAME,
+        "vendor_link_field": _NAME,
+        "vendor_link_tag_prefix": _NAME,
+        "role_field": _NAME,
+        "role_tag_prefix": _NAME,
+        "roles": {
+            "type": ["object", "null"],
+            "additionalProperties": {"enum": [r.value for r in Role]},
+            "description": "maps a role label to a cmrules role",
+        },
+        "job_title_field": _NAME,
+        "org_attribute_fields": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "properties": {name: {"type": "string", "minLength": 1} for name in _ORG_ATTRIBUTES},
+        },
+        "ticket_metrics": {
+            "enum": ["bulk", "per_ticket", "auto"],
+            "description": "bulk pages through /ticket_metrics; per_ticket makes one call each",
+        },
+        "notes_max_chars": bounded_int(200, 1_000_000, "the size of cmrules' notes block"),
+        "incremental_users": {"type": "boolean"},
+    },
+}
+
 #: every key the section accepts (unknown keys are config errors)
-SETTINGS_KEYS = frozenset({"subdomain", "base_url", "email", "token", "oauth_token", *DEFAULTS})
+SETTINGS_KEYS = frozenset(SCHEMA["properties"])
 
 
 @dataclass(frozen=True)
@@ -86,9 +141,9 @@ def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> Zend
 
 class _Parser:
     def __init__(self, settings: Mapping[str, Any], config_path: str | None):
-        self.settings = settings
         self.config_path = config_path
-        self.opts: dict[str, Any] = {**DEFAULTS, **dict(settings)}
+        self.settings = validate_section(SCHEMA, settings, "zendesk", lambda *path: self._where())
+        self.opts: dict[str, Any] = {**DEFAULTS, **self.settings}
 
     def _where(self) -> str:
         cfg = self.config_path
@@ -96,67 +151,28 @@ class _Parser:
 
     def parse(self) -> ZendeskSettings:
         where = self._where()
-        base_url = self._base_url(where)
-        roles = self._role_map(where)
-        page_size = self._int("page_size", 1, 100, where)
-        rpm = self._int("requests_per_minute", 1, 100_000, where)
-        irpm = self._int("incremental_requests_per_minute", 1, 1_000, where)
-        notes_max_chars = self._int("notes_max_chars", 200, 1_000_000, where)
-        if self.opts["ticket_metrics"] not in ("bulk", "per_ticket", "auto"):
-            raise ConfigError(
-                f"{where}: ticket_metrics is {self.opts['ticket_metrics']!r}; expected 'bulk' "
-                "(page through /ticket_metrics), 'per_ticket' or 'auto'"
-            )
-        attribute_fields = self._attribute_fields(where)
         return ZendeskSettings(
             opts=self.opts,
-            base_url=base_url,
-            roles=roles,
-            page_size=page_size,
-            requests_per_minute=rpm,
-            incremental_requests_per_minute=irpm,
-            notes_max_chars=notes_max_chars,
-            attribute_fields=attribute_fields,
+            base_url=self._base_url(where),
+            roles=self._role_map(),
+            page_size=self.opts["page_size"],
+            requests_per_minute=self.opts["requests_per_minute"],
+            incremental_requests_per_minute=self.opts["incremental_requests_per_minute"],
+            notes_max_chars=self.opts["notes_max_chars"],
+            attribute_fields={
+                str(k): str(v) for k, v in (self.opts["org_attribute_fields"] or {}).items()
+            },
             credentials=self._credentials(where),
         )
 
-    def _int(self, key: str, low: int, high: int, where: str) -> int:
-        value = self.opts[key]
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}")
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{where}: {key} must be between {low} and {high}, got {number}")
-        return number
-
     def _base_url(self, where: str) -> str:
         base = self.opts.get("base_url")
-        sub = self.opts.get("subdomain")
         if base:
-            base = str(base).rstrip("/")
-            base = base.removesuffix(API)
-            if not re.match(r"^https?://[^/\s?#@]+$", base):
-                raise ConfigError(
-                    f"{where}: base_url {base!r} is not a site URL; use e.g. "
-                    "https://acme.zendesk.com"
-                )
-            host = urlsplit(base).hostname or ""
-            if base.startswith("http://") and host not in ("localhost", "127.0.0.1"):
-                raise ConfigError(
-                    f"{where}: base_url must use https (credentials travel with every request)"
-                )
-            return base
+            return str(base).rstrip("/").removesuffix(API)
+        sub = self.opts.get("subdomain")
         if not sub:
             raise ConfigError(
                 f"{where}: set 'subdomain' (acme for https://acme.zendesk.com) or 'base_url'"
-            )
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", str(sub)):
-            raise ConfigError(
-                f"{where}: subdomain {sub!r} should be the first label of your Zendesk URL, "
-                "e.g. acme for https://acme.zendesk.com"
             )
         return f"https://{sub}.zendesk.com"
 
@@ -188,30 +204,9 @@ class _Parser:
             "oauth_token (as ${ENV_VAR} references) in the zendesk section"
         )
 
-    def _role_map(self, where: str) -> dict[str, Role]:
-        raw = self.opts.get("roles") or {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{where}: roles must map a label to a role, got {raw!r}")
+    def _role_map(self) -> dict[str, Role]:
+        """The default labels, extended or overridden by ``roles`` (schema-checked)."""
         roles = dict(DEFAULT_ROLES)
-        allowed = ", ".join(r.value for r in Role)
-        for label, role in raw.items():
-            try:
-                roles[slug(str(label))] = Role(str(role))
-            except ValueError:
-                raise ConfigError(
-                    f"{where}: roles.{label} is {role!r}; expected one of {allowed}"
-                ) from None
+        for label, role in (self.opts.get("roles") or {}).items():
+            roles[slug(str(label))] = Role(str(role))
         return roles
-
-    def _attribute_fields(self, where: str) -> dict[str, str]:
-        raw = self.opts.get("org_attribute_fields") or {}
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{where}: org_attribute_fields must map attribute -> field key")
-        allowed = sorted(set(ORG_ATTRIBUTES) - {"has_ticket_data"})
-        for attr in raw:
-            if attr not in allowed:
-                raise ConfigError(
-                    f"{where}: org_attribute_fields.{attr} is not a known attribute; "
-                    f"expected one of {', '.join(allowed)}"
-                )
-        return {str(k): str(v) for k, v in raw.items()}
