@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from . import decisions as decisions_mod
 from .errors import ConfigError
 from .profiles import Profile
 from .profiles import parse as parse_profiles
@@ -24,7 +25,7 @@ from .yamlutil import error_line, line_of, load_with_lines
 
 TOP_KEYS = {
     "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
-    "state", "profiles", "coverage", "vocabulary",
+    "state", "profiles", "coverage", "vocabulary", "decisions",
 }  # fmt: skip
 RULES_KEYS = {"builtin", "dirs", "disable", "params"}
 SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours", "min_observed_days"}
@@ -56,6 +57,7 @@ class Config:
     coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: overrides of the core vocabulary (see cmrules.vocabulary)
     vocabulary: dict[str, Any] = field(default_factory=dict)
+    decisions: decisions_mod.Settings = field(default_factory=decisions_mod.Settings)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
@@ -201,6 +203,7 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     )
 
     cfg.profiles = parse_profiles(data.get("profiles"), cfg.where)
+    cfg.decisions = decisions_mod.parse_settings(data.get("decisions"), cfg.where, base)
 
     http = get(data, "http", dict) or {}
     _known(cfg, http, HTTP_KEYS, "http")

@@ -144,6 +144,7 @@ class RecordResult:
     note: RenderedNote
     profile: str = DEFAULT  # the profile applied (config ``profiles``)
     former_vendors: list[Organisation] = field(default_factory=list)  # ended engagements
+    decision_id: str | None = None  # its line in the decision log, once logged
     write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
     error: str | None = None
 
@@ -164,6 +165,7 @@ class RecordResult:
             "fingerprint": self.note.fingerprint,
             "write": self.write,
             "error": self.error,
+            "decision_id": self.decision_id,
             "findings": [f.to_dict(language) for f in findings_mod.sort_findings(self.findings)],
         }
 
@@ -374,11 +376,22 @@ def evaluate(
         report.warnings.extend(warnings)
     if write:
         write_back(conn, results, dry_run=dry_run)
+        _log_decisions(session, results, as_of, "evaluate", dry_run)
         if not dry_run:
             _record(session.config.default_state_path(), as_of, "evaluate", results)
     report.stats.update(session.context.stats)
     report.stats["duration_s"] = round(time.monotonic() - started, 3)
     return report
+
+
+def _log_decisions(
+    session: Session, results: list[RecordResult], as_of: datetime, command: str, dry_run: bool
+) -> None:
+    """One decision-log line per record (``decisions`` in the config); see :mod:`.decisions`."""
+    from . import decisions
+
+    decisions.log(session.config.decisions, results, session.rulesets, as_of=as_of,
+                  command=command, dry_run=dry_run)  # fmt: skip
 
 
 def _record(state_path: Path, as_of: datetime, command: str, results: list[RecordResult]) -> None:
@@ -444,7 +457,10 @@ def sync(
             write_back(conn, report.records, dry_run=dry_run, on_progress=on_progress)
         except RateLimitExhausted as exc:
             report.warnings.append(str(exc))
+            done = [r for r in report.records if r.write is not None]
+            _log_decisions(session, done, as_of, "sync", dry_run)
             raise
+        _log_decisions(session, report.records, as_of, "sync", dry_run)
         failed = report.count(FAILED)
         if not dry_run:
             _record(path, as_of, "sync", report.records)

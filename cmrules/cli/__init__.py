@@ -22,6 +22,7 @@ from . import explain as explain
 from . import impact as impact
 from . import local as local
 from . import records as records
+from . import replay as replay
 from . import report as report
 from . import rules as rules
 from . import ruletest as ruletest

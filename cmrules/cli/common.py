@@ -32,8 +32,8 @@ def open_session(ctx: click.Context, **kwargs: Any) -> Any:
     return session
 
 
-def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = False) -> Any:
-    """The rulebook of the config (or of ``paths``), with the config's params and disables.
+def load_rulesets(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = False) -> Any:
+    """The config's rules (or those of ``paths``) per profile; profiles are checked too.
 
     ``lint``: also create every rule in the engine, and check ``paths`` against the built-in
     ids when the config loads the built-in rules.
@@ -51,14 +51,18 @@ def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = 
         check = rule_problems
         if paths and cfg.builtin_rules:
             files = [rulebook.builtin_rules_dir(), *paths]
-    sets = RuleSets(  # checks the profiles against the rules too
+    return RuleSets(
         rulebook.load(files, check=check).rules,
         params=cfg.params,
         disabled=cfg.disabled,
         profiles=cfg.profiles,
         config_name=cfg.name,
     )
-    return sets.rulebook()
+
+
+def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = False) -> Any:
+    """The rulebook of the config (or of ``paths``), with the config's params and disables."""
+    return load_rulesets(ctx, paths, lint).rulebook()
 
 
 def fail_on_exit(report: Any, fail_on: str | None) -> int:
