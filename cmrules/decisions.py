@@ -186,11 +186,7 @@ def entry(
         inputs.append({
             "subject": result.kind,
             "vendor": {"id": vendor.id, "name": m(vendor.name)},
-            "signals": {
-                name: {"value": sv.value,
-                       "records": [[r.kind, r.id, m(r.label)] for r in sv.records]}
-                for name, sv in sorted(values.items())
-            },
+            "signals": {name: signal_dict(sv, m) for name, sv in sorted(values.items())},
         })  # fmt: skip
     return {
         "decision_id": new_id(now),
@@ -207,6 +203,19 @@ def entry(
         "risk_level": result.risk_level,
         "write": result.write,
     }
+
+
+def signal_dict(sv: Any, mask: Callable[[str], str]) -> dict[str, Any]:
+    """A signal value as logged: value, source records, unknown reason, window."""
+    out: dict[str, Any] = {
+        "value": sv.value,
+        "records": [[r.kind, r.id, mask(r.label)] for r in sv.records],
+    }
+    if sv.reason is not None:
+        out["reason"] = {**vars(sv.reason), "what": list(sv.reason.what)}
+    if sv.window_days is not None:
+        out["window_days"] = sv.window_days
+    return out
 
 
 def outcomes_of(findings: Iterable[Any]) -> list[dict[str, Any]]:

@@ -15,9 +15,19 @@ from typing import Any
 from . import findings as findings_mod
 from .decisions import Settings, find, load_ruleset, outcomes_of
 from .profiles import DEFAULT, RuleSets
-from .signals import Ref, SignalValue
+from .signals import Reason, Ref, SignalValue
 
 _KEYS = ("rule_id", "vendor_id", "status", "severity", "fingerprint")
+
+
+def _signal(logged: dict[str, Any]) -> SignalValue:
+    reason = logged.get("reason")
+    return SignalValue(
+        logged["value"],
+        tuple(Ref(k, i, lbl) for k, i, lbl in logged["records"]),
+        Reason(**{**reason, "what": tuple(reason["what"])}) if reason else None,
+        logged.get("window_days"),
+    )
 
 
 def evaluate_inputs(rulebook: Any, entry: dict[str, Any], engine: Any = None) -> list[Any]:
@@ -29,10 +39,7 @@ def evaluate_inputs(rulebook: Any, entry: dict[str, Any], engine: Any = None) ->
     record = entry["record"]
     out = []
     for item in entry["inputs"]:
-        values = {
-            name: SignalValue(v["value"], tuple(Ref(k, i, lbl) for k, i, lbl in v["records"]))
-            for name, v in item["signals"].items()
-        }
+        values = {name: _signal(v) for name, v in item["signals"].items()}
         vendor_id = item["vendor"]["id"] if item["subject"] == "company" else None
         subject = findings_mod.Subject(record["id"], record["name"], item["subject"], vendor_id)
         for o in engine.evaluate(item["subject"], {k: v.value for k, v in values.items()}):
