@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import CANNOT_ASSESS, FIRED, Outcome
+from .redact import one_line
 from .rulebook import SEVERITY_RANK, Rule, render_template
 from .signals import MISSING, NOT_RECORDED, REGISTRY, TOO_EARLY, WHAT_LABELS, Reason, SignalValue
 
@@ -111,7 +112,8 @@ def format_value(signal: str, value: Any, language: str) -> str:
 def format_records(records: Sequence[tuple[str, str, str]], language: str) -> str:
     if not records:
         return "aucun" if language == "fr" else "none"
-    labels = [lbl or f"{kind} {rid}" for kind, rid, lbl in records]
+    # CRM text: one line, no control character (notes, terminal and JSON alike)
+    labels = [one_line(lbl or f"{kind} {rid}") for kind, rid, lbl in records]
     shown = ", ".join(labels[:_RECORDS_SHOWN])
     more = len(labels) - _RECORDS_SHOWN
     if more > 0:

@@ -5,10 +5,14 @@ Connectors subclass :class:`HttpClient` only to say how *their* API signals thin
 The retry loop lives here and nowhere else.
 
 Messages never contain headers, query strings or bodies we sent: those can carry secrets.
+What the *server* says goes into messages only after :func:`server_text`: the credentials
+the request carried are blanked (in clear and base64 — an API may echo the Authorization
+header back), escape sequences and line breaks dropped, the length capped.
 """
 
 from __future__ import annotations
 
+import base64
 import collections
 import json
 import logging
@@ -20,6 +24,7 @@ from typing import Any
 
 import requests
 
+from . import redact
 from .errors import AuthError, ConnectorError, RateLimitExhausted
 
 log = logging.getLogger("cmrules.http")
@@ -132,6 +137,12 @@ class HttpClient:
             return retry_after
         return self.backoff(attempt)
 
+    def _error_message(self, response: requests.Response) -> tuple[str, str | None]:
+        message, request_id = self.error_message(response)
+        return server_text(response, message), (
+            server_text(response, request_id) if request_id else None
+        )
+
     def error_message(self, response: requests.Response) -> tuple[str, str | None]:
         """(message, request id) from an error body; subclasses know their API's shape."""
         body = safe_json(response)
@@ -233,7 +244,7 @@ class HttpClient:
                 else:
                     delay = self.jitter(self.backoff(attempt))
                 if attempt >= self.policy.max_retries:
-                    message, request_id = self.error_message(response)
+                    message, request_id = self._error_message(response)
                     raise HttpError(
                         f"{where}: HTTP {status} after {attempt + 1} attempts: {message}"
                         + (f" (request id {request_id})" if request_id else ""),
@@ -247,7 +258,7 @@ class HttpClient:
                     return landed
                 continue
 
-            message, request_id = self.error_message(response)
+            message, request_id = self._error_message(response)
             suffix = f" (request id {request_id})" if request_id else ""
             if status in (401, 403):
                 raise AuthError(
@@ -257,6 +268,25 @@ class HttpClient:
 
 
 _MALFORMED = object()
+MAX_SERVER_TEXT = 300
+
+
+def server_text(response: requests.Response, text: Any) -> str:
+    """Text from an API answer, safe for a message: without the credentials the request
+    carried, without control characters or line breaks, at most 300 characters."""
+    request = getattr(response, "request", None)
+    auth = request.headers.get("Authorization") if request is not None else None
+    if isinstance(auth, str):
+        scheme, _, credential = auth.partition(" ")
+        redact.register(credential or scheme)
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(credential).decode("utf-8")
+            except ValueError:
+                decoded = ""
+            redact.register(decoded.partition(":")[2], decoded)
+    clean = redact.one_line(redact.redact(str(text)))
+    return clean if len(clean) <= MAX_SERVER_TEXT else clean[: MAX_SERVER_TEXT - 1] + "…"
 
 
 def safe_json(response: requests.Response, default: Any = None) -> Any:

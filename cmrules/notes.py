@@ -17,6 +17,7 @@ from .connector import Flags, RenderedNote
 from .engine import FIRED
 from .findings import Finding, risk_level, sort_findings
 from .model import Organisation
+from .redact import one_line
 
 MAX_NOTE_CHARS = 65_536
 FOOTER_PREFIX = "cmrules:"
@@ -152,7 +153,7 @@ def render(
     head_html = [f"<p><strong>{esc(head_txt[0])}</strong></p>"]
     named = [v for v in vendors if v.id != subject.id]
     if len(named) == 1:
-        line = lab["vendor"].format(name=named[0].name)
+        line = lab["vendor"].format(name=one_line(named[0].name))  # CRM text: no raw ESC
         head_txt.append(line)
         head_html.append(f"<p>{esc(line)}</p>")
     risk = lab["risk"].format(level=lab["levels"][level])
@@ -166,7 +167,7 @@ def render(
     blocks_html: list[str] = []
     if len(named) > 1:
         groups = {v.id: [f for f in ordered if f.subject.vendor_id == v.id] for v in named}
-        names = {v.id: v.name for v in named}
+        names = {v.id: one_line(v.name) for v in named}
         for vid in sorted(groups, key=lambda v: _group_rank(groups[v], names[v])):
             line = f"== {lab['vendor'].format(name=names[vid])} — "
             line += lab["risk"].format(level=lab["levels"][risk_level(groups[vid])])

@@ -42,7 +42,7 @@ def _evidence(f: Any, lang: str) -> str:
 
 def _about(f: Any) -> str:
     """ " · <vendor>" for a finding about one engagement of a company."""
-    return f" · {f.subject.vendor_name} ·" if f.subject.vendor_name else ""
+    return f" · {_line(f.subject.vendor_name)} ·" if f.subject.vendor_name else ""
 
 
 def to_table(report: Report) -> str:
@@ -50,7 +50,7 @@ def to_table(report: Report) -> str:
     lab = LABELS[lang]
     rows = [
         (
-            r.subject.name,
+            _line(r.subject.name),
             r.kind,
             lab["levels"][r.risk_level],
             ",".join(r.note.flags.rule_ids) or "-",
@@ -70,17 +70,25 @@ def to_table(report: Report) -> str:
         if not r.findings:
             continue
         out.append("")
-        out.append(f"{r.subject.name} ({r.kind} {r.subject.id}) — {lab['levels'][r.risk_level]}")
+        name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
+        out.append(f"{name} — {lab['levels'][r.risk_level]}")
         for f in sort_findings(r.findings):
-            out.append(f"  [{lab['sev'][f.severity]}] {f.rule_id}{_about(f)} {f.message[lang]}")
+            out.append(
+                f"  [{lab['sev'][f.severity]}] {f.rule_id}{_about(f)} {_line(f.message[lang])}"
+            )
             if f.status == "fired":
-                out.append(f"      {lab['evidence']}: {_evidence(f, lang)}")
-            out.append(f"      {lab['advice']}: {f.advice[lang]}")
+                out.append(f"      {lab['evidence']}: {_line(_evidence(f, lang))}")
+            out.append(f"      {lab['advice']}: {_line(f.advice[lang])}")
     s = report.summary()
     out.append("")
     out.append(_summary_line(s, lang))
-    out.extend(f"! {w}" for w in report.warnings)
+    out.extend(f"! {_line(w)}" for w in report.warnings)
     return term_safe("\n".join(out))
+
+
+def _line(text: str) -> str:
+    """CRM text inside one line of terminal output (no line break, no control character)."""
+    return redact.one_line(text)
 
 
 def _summary_line(s: dict[str, Any], lang: str) -> str:
@@ -121,8 +129,10 @@ def to_markdown(report: Report) -> str:
 
 
 def _md(text: str) -> str:
-    """Neutralise Markdown/HTML control characters in CRM-sourced text."""
-    for ch in "\\`*_[]<>|#":
+    """CRM-sourced text inside one Markdown line: no line break (a name holding a newline and
+    ``- **HIGH** …`` must not start a bullet), Markdown/HTML characters escaped."""
+    text = redact.one_line(text)
+    for ch in "\\`*_[]<>|#~!&":
         text = text.replace(ch, "\\" + ch)
     return text
 
@@ -132,7 +142,7 @@ def dry_run_notes(report: Report) -> str:
     out = []
     for r in report.records:
         if r.write == "would_write":
-            out.append(f"===== {r.subject.name} ({r.kind} {r.subject.id}) =====")
+            out.append(f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====")
             out.append(r.note.text)
             out.append("")
     return term_safe("\n".join(out))
