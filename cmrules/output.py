@@ -132,7 +132,7 @@ def _md(text: str) -> str:
     """CRM-sourced text inside one Markdown line: no line break (a name holding a newline and
     ``- **HIGH** …`` must not start a bullet), Markdown/HTML characters escaped."""
     text = redact.one_line(text)
-    for ch in "\\`*_[]<>|#~!&":
+    for ch in "\\`*_[]<>|#~":
         text = text.replace(ch, "\\" + ch)
     return text
 
