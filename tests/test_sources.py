@@ -290,7 +290,11 @@ def test_changed_since_maps_helpdesk_changes_onto_primary_ids(zd):
 
 def test_check_and_describe(zd):
     source = combined()
-    assert source.check()[-2].startswith("zendesk: connected to zendesk (acme.zendesk.com)")
+    lines = source.check()
+    assert any(
+        line.startswith("zendesk: connected to zendesk (acme.zendesk.com)") for line in lines
+    )
+    assert "warning: Zendesk API tokens stop working on 30 Apr 2027" in lines[-2]
     assert source.describe() == "memcrm + helpdesk zendesk (acme.zendesk.com) (matched by domain)"
 
 

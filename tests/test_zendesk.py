@@ -478,8 +478,9 @@ def test_check_ok_and_refused(zd):
     zd.require_auth = "Basic nope"
     with pytest.raises(
         AuthError,
-        match="HTTP 401: Couldn't authenticate you; Zendesk refused the "
-        "credentials: check ZENDESK_EMAIL and ZENDESK_API_TOKEN",
+        match="HTTP 401: Couldn't authenticate you; Zendesk refused the API token .API "
+        "tokens unused for 30 days are switched off, and all stop on 30 Apr 2027.: move to "
+        "`auth: oauth_client_credentials`",
     ):
         make().check()
     assert zd.calls("GET") == ["/api/v2/users/me.json"] * 2
@@ -498,7 +499,9 @@ def test_oauth_bearer_and_env_fallback(zd, monkeypatch):
     monkeypatch.setenv("ZENDESK_OAUTH_TOKEN", "oauth-SECRET")
     zd.require_auth = "Bearer oauth-SECRET"
     conn = ZendeskConnector({"subdomain": "acme"}, sleep=Clock().sleep)
-    assert "OAuth token" in conn.check()[0]
+    lines = conn.check()
+    assert "with a static OAuth token" in lines[0]
+    assert "expiring tokens by 1 Apr 2027" in lines[1] and lines[1].startswith("warning:")
     monkeypatch.delenv("ZENDESK_OAUTH_TOKEN")
     monkeypatch.setenv("ZENDESK_EMAIL", EMAIL)
     monkeypatch.setenv("ZENDESK_API_TOKEN", TOKEN)

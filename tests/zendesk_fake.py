@@ -288,8 +288,12 @@ class FakeZendesk:
             info["revoked"] = True
 
     def _authorize(self, request: Any, method: str, path: str):
+        refused = self._check_credentials(request, method, path)
         if self.clock is not None and self.seconds_per_call:
-            self.clock.now += self.seconds_per_call
+            self.clock.now += self.seconds_per_call  # the call takes this long to answer
+        return refused
+
+    def _check_credentials(self, request: Any, method: str, path: str):
         header = request.headers.get("Authorization") or ""
         if header == AUTH and not self.api_tokens_enabled:
             self.refused.append((method, path, "api_token_off"))

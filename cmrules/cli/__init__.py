@@ -26,6 +26,7 @@ from . import replay as replay
 from . import report as report
 from . import rules as rules
 from . import ruletest as ruletest
+from . import zendesk as zendesk
 from .app import EXIT_INTERNAL, cli, main
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]

@@ -1,5 +1,6 @@
 """Zendesk's side of the shared HTTP policy: how it signals rate limits and errors, and how
-the credentials go on the session."""
+the credentials go on the session (see auth.py: OAuth tokens minted, renewed and retried
+once on ``401 invalid_token`` by the session's auth handler, below the shared retry loop)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 import requests
 
 from cmrules.http import HttpClient, RateLimiter, RetryPolicy, parse_retry_after, safe_json
+from cmrules.oauth import BearerAuth
 
+from .auth import Credentials, apply_auth
 from .settings import ZendeskSettings
 
 
@@ -49,12 +52,38 @@ class ZendeskClient(HttpClient):
         text = (response.text or "").strip()
         return (text[:200] or response.reason or "no message"), request_id
 
+    #: the credential kind in use (set by :func:`make_client`), for the hints below
+    credentials: Credentials | None = None
+    #: the renewing OAuth handler, for OAuth kinds
+    oauth: BearerAuth | None = None
+
     def auth_hint(self, status: int, message: str) -> str:
+        kind = self.credentials.kind if self.credentials else "api_token"
         if status == 401:
+            if kind == "api_token":
+                return (
+                    "Zendesk refused the API token (API tokens unused for 30 days are switched "
+                    "off, and all stop on 30 Apr 2027): move to `auth: oauth_client_credentials` "
+                    "(docs/zendesk.md, Connecting), or check ZENDESK_EMAIL, ZENDESK_API_TOKEN and "
+                    "the subdomain / base_url"
+                )
+            if kind == "oauth_token":
+                return (
+                    "Zendesk refused the static OAuth token (expired or revoked): move to `auth: "
+                    "oauth_client_credentials` (docs/zendesk.md, Connecting)"
+                )
+            label = self.credentials.label if self.credentials else "OAuth client"
             return (
-                "Zendesk refused the credentials: check ZENDESK_EMAIL and ZENDESK_API_TOKEN "
-                "(token access must be enabled in Admin Center > Apps and integrations > APIs) "
-                "or ZENDESK_OAUTH_TOKEN, and the subdomain / base_url in the zendesk section"
+                f"Zendesk refused a freshly minted token of the {label}: the OAuth client or "
+                "its owner may have been deactivated; check it in Admin "
+                "Center > Apps and integrations > APIs > OAuth clients"
+            )
+        if kind in ("oauth_client_credentials", "oauth_refresh_token"):
+            scope = self.credentials.scope if self.credentials else ""
+            return (
+                f"the OAuth token (scope {scope!r}) or the admin who owns the OAuth client lacks "
+                "permission: the scope must include read and organizations:write (or write), "
+                "and the owner must be an agent or admin who may edit organisations"
             )
         return (
             "the credentials are valid but lack permission: use an agent or admin account "
@@ -76,15 +105,19 @@ def make_client(
     rate limits."""
     session = session or requests.Session()
     session.headers["Accept"] = "application/json"
-    creds = settings.credentials
-    if creds.oauth_token:
-        session.headers["Authorization"] = f"Bearer {creds.oauth_token}"
-    else:
-        session.auth = (f"{creds.email}/token", creds.api_token or "")
-    return ZendeskClient(
+    policy = RetryPolicy.from_settings(http)
+    oauth = apply_auth(
+        settings.credentials,
+        session,
+        settings.base_url,
+        clock=clock,
+        sleep=sleep,
+        retries=policy.max_retries,
+    )
+    client = ZendeskClient(
         settings.base_url,
         session=session,
-        policy=RetryPolicy.from_settings(http),
+        policy=policy,
         limiters={
             "default": RateLimiter(settings.requests_per_minute, 60.0, clock=clock, sleep=sleep),
             "incremental": RateLimiter(
@@ -94,3 +127,6 @@ def make_client(
         sleep=sleep,
         stats=stats,
     )
+    client.credentials = settings.credentials
+    client.oauth = oauth
+    return client

@@ -45,6 +45,7 @@ from cmrules.errors import AuthError
 from cmrules.model import Dataset, Organisation, OrgKind
 from cmrules.sources import Helpdesk, MatchCandidate
 
+from .auth import credential_lines
 from .client import make_client
 from .mappers import ZendeskMapper
 from .reader import ZendeskReader
@@ -57,7 +58,9 @@ log = logging.getLogger("cmrules.connectors.zendesk")
 
 
 class ZendeskConnector(Connector, Helpdesk):
-    """Zendesk Support through an API token or an OAuth token.  See docs/zendesk.md."""
+    """Zendesk Support through an OAuth client (client credentials or a rotating refresh
+    token), or, until Zendesk stops them, an API token or a static OAuth token.  See
+    docs/zendesk.md."""
 
     name = "zendesk"
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
@@ -91,6 +94,8 @@ class ZendeskConnector(Connector, Helpdesk):
         self.mapper = ZendeskMapper(self.options, self._warn)
         self.reader = ZendeskReader(self.options, self.streams, self.mapper, self._report)
         self.writer = ZendeskWriter(self.client, self.streams, self.options)
+        for warning in self.options.credentials.warnings():
+            self._warn(warning)
 
     def describe(self) -> str:
         """The Zendesk site, for messages."""
@@ -169,9 +174,12 @@ class ZendeskConnector(Connector, Helpdesk):
             )
         role = user.get("role") or "unknown"
         opts = self.options.opts
+        creds = self.options.credentials
+        article = "a" if creds.label.startswith("static") else "an"
         lines = [
-            f"zendesk: connected to {self.describe()} with an {self.options.credentials.kind} "
+            f"zendesk: connected to {self.describe()} with {article} {creds.label} "
             f"as {user.get('name')!r} (role {role})",
+            *credential_lines(creds, self.client.oauth),
             f"zendesk: rate limit {opts['requests_per_minute']}/min, incremental exports "
             f"{opts['incremental_requests_per_minute']}/min",
         ]

@@ -7,7 +7,6 @@ from environment variables (or ``${ENV_VAR}`` references) and never appear in a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from cmrules.connector_settings import bounded_int, site_url, validate_section
 from cmrules.errors import ConfigError
 from cmrules.model import ORG_ATTRIBUTES, Role
 
+from .auth import AUTH_KINDS, Credentials, parse_credentials
 from .blocks import slug
 
 #: the API root under the site URL
@@ -47,7 +47,6 @@ DEFAULTS: dict[str, Any] = {
     "notes_max_chars": 8000,
     "incremental_users": True,
 }
-ENV = {"email": "ZENDESK_EMAIL", "token": "ZENDESK_API_TOKEN", "oauth_token": "ZENDESK_OAUTH_TOKEN"}
 
 _NAME = {"type": ["string", "null"], "description": "a field key or tag, or null to disable"}
 _SECRET = {"type": "string", "description": "better set it as a ${ENV_VAR} reference"}
@@ -69,6 +68,19 @@ SCHEMA: dict[str, Any] = {
         "base_url": site_url(
             "use e.g. https://acme.zendesk.com (https, a host, an optional port)", API
         ),
+        "auth": {
+            "enum": list(AUTH_KINDS),
+            "description": "oauth_client_credentials for an unattended job (docs/zendesk.md, "
+            "Connecting)",
+        },
+        "client_id": _SECRET,
+        "client_secret": _SECRET,
+        "scope": {"type": "string", "minLength": 1, "description": "space-separated scopes"},
+        "token_lifetime": bounded_int(
+            301, 172_799, "seconds; Zendesk accepts more than 300 and less than 172800 (2 days)"
+        ),
+        "token_file": {"type": "string", "minLength": 1},
+        "redirect_uri": {"type": "string", "pattern": "^https?://", "description": "an URL"},
         "email": _SECRET,
         "token": _SECRET,
         "oauth_token": _SECRET,
@@ -107,16 +119,6 @@ SCHEMA: dict[str, Any] = {
 
 #: every key the section accepts (unknown keys are config errors)
 SETTINGS_KEYS = frozenset(SCHEMA["properties"])
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """How requests authenticate: an OAuth bearer token, or an agent's email + API token."""
-
-    kind: str  # "OAuth token" | "API token", for `cmrules check`
-    oauth_token: str | None = field(default=None, repr=False)
-    email: str | None = None
-    api_token: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -162,7 +164,7 @@ class _Parser:
             attribute_fields={
                 str(k): str(v) for k, v in (self.opts["org_attribute_fields"] or {}).items()
             },
-            credentials=self._credentials(where),
+            credentials=parse_credentials(self.settings, where, self._site_label(where)),
         )
 
     def _base_url(self, where: str) -> str:
@@ -176,33 +178,10 @@ class _Parser:
             )
         return f"https://{sub}.zendesk.com"
 
-    def _secret(self, key: str, where: str) -> str | None:
-        value = self.settings.get(key)
-        if value is None:
-            value = os.environ.get(ENV[key])
-        if value is None or str(value).strip() == "":
-            return None
-        value = str(value).strip()
-        if value.startswith("${"):
-            raise ConfigError(
-                f"{where}: {key} refers to an environment variable that is not set; "
-                f"export it (e.g. {ENV[key]}) before running"
-            )
-        return value
-
-    def _credentials(self, where: str) -> Credentials:
-        oauth = self._secret("oauth_token", where)
-        email, token = self._secret("email", where), self._secret("token", where)
-        if oauth:
-            return Credentials("OAuth token", oauth_token=oauth)
-        if email and token:
-            return Credentials("API token", email=email, api_token=token)
-        missing = "ZENDESK_API_TOKEN" if email else "ZENDESK_EMAIL"
-        raise ConfigError(
-            f"{where}: no Zendesk credentials ({missing} is missing). Set ZENDESK_EMAIL and "
-            "ZENDESK_API_TOKEN (API token) or ZENDESK_OAUTH_TOKEN, or the keys email/token or "
-            "oauth_token (as ${ENV_VAR} references) in the zendesk section"
-        )
+    def _site_label(self, where: str) -> str:
+        """``acme`` for https://acme.zendesk.com: names the refresh-token file."""
+        host = self._base_url(where).split("://", 1)[-1].split(":", 1)[0]
+        return host.split(".", 1)[0] or "zendesk"
 
     def _role_map(self) -> dict[str, Role]:
         """The default labels, extended or overridden by ``roles`` (schema-checked)."""
