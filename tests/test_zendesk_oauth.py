@@ -125,7 +125,9 @@ def test_missing_client_secret_is_a_config_error(zd, monkeypatch):
 
 @pytest.mark.parametrize("lifetime", [300, 172_800, "1h"])
 def test_token_lifetime_outside_zendesk_limits_is_a_config_error(zd, lifetime):
-    with pytest.raises(ConfigError, match="token_lifetime must be a number of seconds above 300"):
+    with pytest.raises(
+        ConfigError, match="token_lifetime must be a whole number between 301 and 1"
+    ):
         connect(zd, **CC, token_lifetime=lifetime)
 
 

@@ -48,10 +48,6 @@ ENV = {
     "client_id": "ZENDESK_OAUTH_CLIENT_ID",
     "client_secret": "ZENDESK_OAUTH_CLIENT_SECRET",
 }
-AUTH_KEYS = frozenset(
-    {"auth", "email", "token", "oauth_token", "client_id", "client_secret", "scope"}
-    | {"token_lifetime", "token_file", "redirect_uri"}
-)
 LABELS = {
     "oauth_client_credentials": "OAuth client (client credentials)",
     "oauth_refresh_token": "OAuth refresh token (from `cmrules zendesk login`)",
