@@ -157,6 +157,9 @@ cases:
         ("rule: ACME001\ncases:\n  - {name: x, dataset: {organisations: []}, expect: fired}\n",
          "test.yaml:3: a dataset case needs as_of"),
         ("rule: ACME001\ncases: [\n", "test.yaml:3: invalid YAML"),
+        ("rule: ACME001\nas_of: 2026-11-20\ncases:\n  - name: x\n    company: c-1\n"
+         "    dataset:\n      organisations:\n        - {id: c-1, name: C, kind: client}\n"
+         "    expect: fired\n", "test.yaml:8: organisations[0]: kind 'client' is not one of"),
     ],
 )  # fmt: skip
 def test_a_bad_test_file_is_one_error_with_file_and_line(
