@@ -148,6 +148,8 @@ def explain(
             ("company", ds.organisations[vid], CompanyContext(ds, record, ds.organisations[vid],
                                                               as_of, settings))
             for vid in sel.vendor_ids
+            if not any(e.vendor_id == vid and e.ended(as_of)
+                       for e in ds.engagements_of_company(record.id))  # a former agency
         ]  # fmt: skip
     elif vendor:
         from .model import OrgKind

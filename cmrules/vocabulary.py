@@ -3,9 +3,10 @@
 Connectors map raw records to the canonical model; the core classifies them here, the same way
 whatever the source:
 
-* an activity recorded as a plain exchange (meeting, e-mail, call, note) whose title names a
-  proposal, a KPI report or an offer change becomes that kind; its title and body tag it
-  ``strategy`` or ``onboarding``; a proposal with no status gets one from status keywords;
+* a written record (e-mail, note) whose title names a proposal, a KPI report or an offer
+  change becomes that kind (a meeting or call stays a meeting or call); the title and body of
+  any activity tag it ``strategy`` or ``onboarding``; a proposal with no status gets one from
+  status keywords;
 * a contact with no role recorded gets roles from its job title (French and English keyword
   lists, one per side: a "chef de projet" directs the vendor at a client company and is the
   referent at an agency).  Roles recorded by the source always win.
@@ -99,8 +100,9 @@ STATUS_KEYWORDS: dict[str, list[str]] = {
     ],
 }  # fmt: skip
 KEYS = {"role_labels", "job_titles", "patterns", "status_keywords"}
-#: kinds a title may re-classify (tickets, proposals … are what the source says they are)
-_PLAIN = frozenset({ActivityKind.MEETING, ActivityKind.EMAIL, ActivityKind.CALL, ActivityKind.NOTE})
+#: kinds a title may re-classify: written records.  A meeting or a call stays what it is (a
+#: "Bilan de la saison" meeting is still a meeting held); tickets, proposals … too.
+_PLAIN = frozenset({ActivityKind.EMAIL, ActivityKind.NOTE})
 
 
 def fold(text: str) -> str:

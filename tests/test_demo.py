@@ -16,6 +16,7 @@ from cmrules import rulebook, signals
 from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.engine import CANNOT_ASSESS, FIRED, Engine
 from cmrules.model import OrgKind
+from cmrules.vocabulary import DEFAULT as VOCABULARY
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 EXAMPLE = Path(__file__).parent.parent / "examples" / "import-example.yaml"
@@ -29,9 +30,6 @@ DESIGNED: dict[tuple[str, str | None], set[str]] = {
     ("v-pixel", None): {"CMR020"},
     ("v-pixel", "c-medina"): {"CMR002", "CMR008", "CMR010", "CMR011", "CMR018"},
     ("v-pixel", "c-quai"): {"CMR009", "CMR016", "CMR017", "CMR018"},
-    ("v-pixel", "c-saint-eloi"): {
-        "CMR004", "CMR005", "CMR007", "CMR008", "CMR010", "CMR011", "CMR014", "CMR015", "CMR018",
-    },
     ("v-buzz", None): {"CMR019", "CMR021"},
     ("v-buzz", "c-garnier"): {"CMR004", "CMR007", "CMR014", "CMR015", "CMR018"},
     ("v-buzz", "c-embruns"): {"CMR006", "CMR015"},
@@ -51,12 +49,15 @@ class DemoRun:
         engine = Engine(rulebook.load())
         self.rules = engine.rulebook.rules
         ds = self.conn.load([v.id for v in self.vendors])
+        VOCABULARY.apply(ds)  # as every run does
         # (vendor id, company id | None) -> {rule id: status}
         self.outcomes: dict[tuple[str, str | None], dict[str, str]] = {}
         for v in self.vendors:
             values = signals.compute(signals.VendorContext(ds, v, AS_OF))
             self.outcomes[(v.id, None)] = self._run(engine, "vendor", values)
             for e in ds.engagements_of_vendor(v.id):
+                if e.ended(AS_OF):  # a former client: not judged
+                    continue
                 company = ds.organisations[e.company_id]
                 values = signals.compute(signals.CompanyContext(ds, company, v, AS_OF))
                 self.outcomes[(v.id, company.id)] = self._run(engine, "company", values)
@@ -119,6 +120,17 @@ def test_missing_data_gives_cannot_assess(demo: DemoRun) -> None:
     assert demo.outcomes[("v-nuage", None)] == dict.fromkeys(vendor_rules, CANNOT_ASSESS)
 
 
+def test_a_former_agency_is_not_judged(demo: DemoRun) -> None:
+    """Issue #8, item 6: the clinic left Pixel Social; its history stays, no verdict on it."""
+    ds = demo.conn.load(["v-pixel"])
+    ended = [e for e in ds.engagements if e.company_id == "c-saint-eloi"]
+    assert [e.ended_at for e in ended] == [datetime(2025, 9, 30, tzinfo=UTC)]
+    assert any(a.company_id == "c-saint-eloi" for a in ds.activities), "history kept"
+    assert ("v-pixel", "c-saint-eloi") not in demo.outcomes
+    clients = signals.VendorContext(ds, ds.organisations["v-pixel"], AS_OF).clients
+    assert "c-saint-eloi" not in {c.company.id for c in clients}
+
+
 def test_demo_matches_the_designed_scenario(demo: DemoRun) -> None:
     fired = {k: {r for r, s in out.items() if s == FIRED} for k, out in demo.outcomes.items()}
     assert fired == DESIGNED
@@ -140,5 +152,6 @@ def test_import_example_imports_cleanly(tmp_path: Path) -> None:
         eng = ds.engagements[0]
         assert eng.attributes["kpis_defined"] is True
         assert eng.attributes["offer_last_revised"] == datetime(2026, 6, 15, tzinfo=UTC)
+        assert eng.ended_at is None and not eng.ended(datetime(2030, 1, 1, tzinfo=UTC))
     finally:
         conn.close()

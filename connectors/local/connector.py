@@ -146,8 +146,8 @@ class LocalConnector(Connector):
         for vid in vendor_ids:
             org_ids.add(vid)
             for row in self.db.execute(
-                "SELECT company_id, vendor_id, started_at, vendor_contact_ids, attributes "
-                "FROM engagements WHERE vendor_id = ?",
+                "SELECT company_id, vendor_id, started_at, vendor_contact_ids, attributes, "
+                "ended_at, status FROM engagements WHERE vendor_id = ?",
                 (vid,),
             ).fetchall():
                 if wanted is not None and row[0] not in wanted:
@@ -160,6 +160,8 @@ class LocalConnector(Connector):
                         started_at=parse_datetime(row[2]),
                         vendor_contact_ids=tuple(json.loads(row[3])),
                         attributes=decode_attrs(row[4], ENGAGEMENT_ATTRIBUTES),
+                        ended_at=parse_datetime(row[5]),
+                        status=row[6],
                     )
                 )
         for oid in sorted(org_ids):

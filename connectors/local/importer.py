@@ -51,7 +51,8 @@ _KEYS = {
         "first_reply_minutes",
         "replies",
     },
-    "engagements": {"company", "vendor", "started", "vendor_contacts", "attributes"},
+    "engagements": {"company", "vendor", "started", "ended", "status", "vendor_contacts",
+                    "attributes"},
 }
 
 
@@ -273,10 +274,11 @@ def _ins_engagement(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, 
     company = _org_ref(_req(row, "company"), known, "company", "company")
     vendor = _org_ref(_req(row, "vendor"), known, "vendor", "vendor")
     db.execute(
-        "INSERT INTO engagements VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(company_id, vendor_id) "
-        "DO UPDATE SET started_at=excluded.started_at, "
+        "INSERT INTO engagements (company_id, vendor_id, started_at, vendor_contact_ids, "
+        "attributes, updated_at, ended_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(company_id, vendor_id) DO UPDATE SET started_at=excluded.started_at, "
         "vendor_contact_ids=excluded.vendor_contact_ids, attributes=excluded.attributes, "
-        "updated_at=excluded.updated_at",
+        "updated_at=excluded.updated_at, ended_at=excluded.ended_at, status=excluded.status",
         (
             company,
             vendor,
@@ -284,6 +286,8 @@ def _ins_engagement(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, 
             json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
             _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES),
             now,
+            iso(parse_datetime(row.get("ended"))),
+            str(row["status"]).strip() if row.get("status") is not None else None,
         ),
     )
 

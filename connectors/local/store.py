@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS activities (
 CREATE TABLE IF NOT EXISTS engagements (
     company_id TEXT NOT NULL, vendor_id TEXT NOT NULL, started_at TEXT,
     vendor_contact_ids TEXT NOT NULL DEFAULT '[]', attributes TEXT NOT NULL DEFAULT '{}',
-    updated_at TEXT NOT NULL, PRIMARY KEY (company_id, vendor_id));
+    updated_at TEXT NOT NULL, ended_at TEXT, status TEXT, PRIMARY KEY (company_id, vendor_id));
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
     language TEXT NOT NULL, body_text TEXT NOT NULL, body_html TEXT NOT NULL,
@@ -64,6 +64,10 @@ def open_database(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path)
         db.executescript(_SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(engagements)")}
+        for column in ("ended_at", "status"):  # databases made before engagements could end
+            if column not in columns:
+                db.execute(f"ALTER TABLE engagements ADD COLUMN {column} TEXT")
     except (OSError, sqlite3.Error) as exc:
         raise ConnectorError(
             f"cannot open the local database {path}: {exc}; set local.path in "
