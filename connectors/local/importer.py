@@ -51,8 +51,15 @@ _KEYS = {
         "first_reply_minutes",
         "replies",
     },
-    "engagements": {"company", "vendor", "started", "ended", "status", "vendor_contacts",
-                    "attributes"},
+    "engagements": {
+        "company",
+        "vendor",
+        "started",
+        "ended",
+        "status",
+        "vendor_contacts",
+        "attributes",
+    },
 }
 
 
