@@ -33,14 +33,23 @@ from cmrules.connector import (
     RenderedNote,
     StoredNote,
 )
-from cmrules.model import Dataset, Organisation, OrgKind, Role
+from cmrules.model import (
+    TAG_ONBOARDING,
+    TAG_STRATEGY,
+    ActivityKind,
+    Coverage,
+    Dataset,
+    Organisation,
+    OrgKind,
+    Role,
+)
 
 from .check import check_portal
 from .client import make_client
 from .common import BATCH_WRITE_LIMIT
 from .mappers import HubSpotMapper
 from .reader import HubSpotReader
-from .settings import SCHEMA, SETTINGS_KEYS, parse_settings
+from .settings import ACTIVITY_TYPES, SCHEMA, SETTINGS_KEYS, parse_settings
 from .setup import setup_properties
 from .streams import HubSpotStreams
 from .writer import HubSpotWriter
@@ -108,6 +117,20 @@ class HubSpotConnector(Connector):
         self.warnings.append(message)
         self.context.count("warnings")
         log.warning("%s", message)
+
+    def declared_coverage(self) -> Coverage:
+        """What the portal holds for cmrules: the ``activity_types`` read (meetings by default;
+        proposals, reports and offer changes are recognised among them by their titles);
+        meeting attendees when meetings are read; no tickets."""
+        kinds = {ACTIVITY_TYPES[t]["kind"] for t in self.options.activity_types}
+        if kinds:
+            kinds |= {ActivityKind.PROPOSAL, ActivityKind.REPORT, ActivityKind.OFFER_CHANGE}
+        return Coverage(
+            source="HubSpot",
+            activity_kinds=frozenset(kinds),
+            attendees="meetings" in self.options.activity_types,
+            tags=frozenset({TAG_STRATEGY, TAG_ONBOARDING}) if kinds else frozenset(),
+        )
 
     # -- reading -------------------------------------------------------------------------------
     def roles_for(

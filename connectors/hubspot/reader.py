@@ -43,6 +43,8 @@ class HubSpotReader:
         self._warn = warn
         self.vendor_cache: dict[str, dict[str, Any]] | None = None
         self._clients_cache: dict[str, set[str]] = {}
+        #: (vendor, client) pairs whose association carries an "ended" label
+        self._ended: set[tuple[str, str]] = set()
         #: organisations returned by load() (shared with the writer's note look-ups)
         self.loaded_orgs = loaded_orgs
 
@@ -115,11 +117,15 @@ class HubSpotReader:
             for target in targets:
                 if target.id == vendor:
                     continue
+                labels = {fold(x) for x in target.labels}
+                ended = bool(labels & self.settings.ended_labels)
                 if self.settings.client_labels and not (
-                    {fold(x) for x in target.labels} & self.settings.client_labels
+                    labels & self.settings.client_labels or ended
                 ):
                     continue
                 clients.setdefault(vendor, set()).add(target.id)
+                if ended:
+                    self._ended.add((vendor, target.id))
         if self.settings.clients_via_deals:
             deals = self.streams.associations("companies", "deals", vendors)
             deal_ids = {t.id for targets in deals.values() for t in targets}
@@ -202,6 +208,7 @@ class HubSpotReader:
                             sorted(vendor_contacts_at.get((client, vendor), ()), key=id_key)
                         ),
                         attributes=attributes,
+                        status="ended" if (vendor, client) in self._ended else None,
                     )
                 )
         self._load_activities(data, clients, contact_org)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,6 +23,14 @@ from cmrules.model import (
     ORG_ATTRIBUTES,
     ActivityKind,
     Role,
+)
+from cmrules.vocabulary import (
+    JOB_TITLES,
+    PATTERNS,
+    ROLE_LABELS,
+    STATUS_KEYWORDS,
+    fold,
+    keyword_re,
 )
 
 from .client import API_VERSIONS, DEFAULT_API_VERSION
@@ -64,21 +71,6 @@ ACTIVITY_TYPES: dict[str, dict[str, Any]] = {
     },
 }
 
-DEFAULT_ROLE_LABELS: dict[str, str] = {
-    "decision maker": "project_owner",
-    "décideur": "project_owner",
-    "décisionnaire": "project_owner",
-    "project owner": "project_owner",
-    "chef de projet": "project_owner",
-    "executive sponsor": "executive_sponsor",
-    "sponsor": "executive_sponsor",
-    "sponsor exécutif": "executive_sponsor",
-    "account manager": "vendor_referent",
-    "vendor referent": "vendor_referent",
-    "référent": "vendor_referent",
-    "referent": "vendor_referent",
-    "community manager": "community_manager",
-}
 DEFAULT_BUYING_ROLES: dict[str, str] = {
     "DECISION_MAKER": "project_owner",
     "EXECUTIVE_SPONSOR": "executive_sponsor",
@@ -88,108 +80,13 @@ DEFAULT_BUYING_ROLES: dict[str, str] = {
     "END_USER": "contributor",
 }
 
-#: community-manager job titles, the same on both sides
-_CM_TITLES = [
-    "community manager",
-    "social media manager",
-    "gestionnaire de communauté",
-    "animateur de communauté",
-    "animatrice de communauté",
-]
-DEFAULT_JOB_TITLES: dict[str, dict[str, list[str]]] = {
-    "company": {
-        "executive_sponsor": [
-            "ceo",
-            "pdg",
-            "président",
-            "présidente",
-            "directeur",
-            "directrice",
-            "director",
-            "managing director",
-            "general manager",
-            "chief",
-            "founder",
-            "fondateur",
-            "fondatrice",
-            "gérant",
-            "gérante",
-            "vp",
-            "vice president",
-            "head of",
-            "cmo",
-            "coo",
-        ],
-        "project_owner": [
-            "chef de projet",
-            "cheffe de projet",
-            "project manager",
-            "project lead",
-            "responsable communication",
-            "responsable de la communication",
-            "responsable marketing",
-            "communication manager",
-            "marketing manager",
-            "chargé de communication",
-            "chargée de communication",
-            "product owner",
-        ],
-        "community_manager": _CM_TITLES,
-    },
-    "vendor": {
-        "vendor_referent": [
-            "account manager",
-            "key account",
-            "chargé de compte",
-            "chargée de compte",
-            "référent",
-            "référente",
-            "directeur de clientèle",
-            "directrice de clientèle",
-            "customer success",
-            "client success",
-            "chef de projet",
-            "cheffe de projet",
-            "project manager",
-        ],
-        "community_manager": _CM_TITLES,
-    },
-}
-DEFAULT_PATTERNS = {
-    "proposal_pattern": r"\b(propositions?|proposals?|recommandations?|recommendations?)\b",
-    "report_pattern": r"\b(reporting|kpis?|bilan|rapport mensuel|monthly report)\b",
-    "offer_change_pattern": r"\b(avenant|nouvelle offre|offer update|offer change|new offer)\b",
-    "strategy_pattern": r"\b(stratégie|strategie|strategy|strategic|roadmap|feuille de route)\b",
-    "onboarding_pattern": r"\b(onboarding|glossaire|glossary|kick-?off|circuit de validation)\b",
-}
-DEFAULT_STATUS_KEYWORDS = {
-    "accepted": ["accepted", "acceptée", "accepté", "validée", "validé", "approved", "approuvée"],
-    "rejected": ["rejected", "refusée", "refusé", "declined", "rejetée", "rejeté"],
-    "implemented": [
-        "implemented",
-        "mise en place",
-        "mis en place",
-        "réalisée",
-        "realised",
-        "realized",
-    ],
-}
-
-
-# ------------------------------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form used for every keyword comparison."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def keyword_re(keywords: Iterable[str]) -> re.Pattern[str] | None:
-    words = sorted({fold(k).strip() for k in keywords if k and k.strip()}, key=len, reverse=True)
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")(?!\w)")
+#: the core vocabulary's tables (cmrules.vocabulary): one vocabulary for every connector
+DEFAULT_ROLE_LABELS = ROLE_LABELS
+DEFAULT_JOB_TITLES = JOB_TITLES
+DEFAULT_PATTERNS = PATTERNS
+DEFAULT_STATUS_KEYWORDS = STATUS_KEYWORDS
+#: company-to-company association labels marking a client relationship that has ended
+DEFAULT_ENDED_LABELS = ["former client", "ancien client", "ended", "terminé", "past client"]
 
 
 _STRINGS = {
@@ -234,6 +131,7 @@ SCHEMA: dict[str, Any] = {
         "vendor_property": {"type": "string", "minLength": 1},
         "vendor_values": _STRINGS,
         "client_association_labels": _STRINGS,
+        "ended_association_labels": _STRINGS,
         "clients_via_deals": {"type": "boolean"},
         "activity_types": {
             "anyOf": [
@@ -298,6 +196,7 @@ class HubSpotSettings:
     vendor_property: str
     vendor_values: list[str]
     client_labels: set[str]  # folded association labels that mark a client
+    ended_labels: set[str]  # folded association labels that mark a client relationship ended
     clients_via_deals: bool
     activity_types: list[str]
     role_labels: dict[str, Role]
@@ -337,6 +236,9 @@ def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> HubS
         vendor_property=str(s.get("vendor_property", "type")),
         vendor_values=vendor_values,
         client_labels={fold(x) for x in _strings(s.get("client_association_labels", []))},
+        ended_labels={
+            fold(x) for x in _strings(s.get("ended_association_labels", DEFAULT_ENDED_LABELS))
+        },
         clients_via_deals=bool(s.get("clients_via_deals", False)),
         activity_types=_strings(s.get("activity_types", ["meetings"])),
         role_labels={

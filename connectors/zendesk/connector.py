@@ -42,7 +42,7 @@ from cmrules.connector import (
     StoredNote,
 )
 from cmrules.errors import AuthError
-from cmrules.model import Dataset, Organisation, OrgKind
+from cmrules.model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
 from cmrules.sources import Helpdesk, MatchCandidate
 
 from .auth import credential_lines
@@ -129,6 +129,16 @@ class ZendeskConnector(Connector, Helpdesk):
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
         """The vendors, the companies naming them, their users, tickets and metrics."""
         return self.reader.load(vendor_ids, company_ids)
+
+    def declared_coverage(self) -> Coverage:
+        """A helpdesk records tickets (with reply counts and times): no meetings, no
+        attendees, no proposals, no strategy or onboarding tags."""
+        return Coverage(
+            source="Zendesk",
+            activity_kinds=frozenset({ActivityKind.TICKET}),
+            attendees=False,
+            tags=frozenset(),
+        )
 
     def load_for(self, targets: Mapping[str, OrgKind]) -> Dataset:
         """These organisations as a helpdesk beside a CRM source (see :class:`Helpdesk`)."""

@@ -190,10 +190,21 @@ class ZendeskReader:
         kinds = {**{v: OrgKind.VENDOR for v in vendors}, **{c: OrgKind.COMPANY for c in companies}}
         data = self._read(kinds, links)
         for cid, its_vendors in links.items():
+            ended = self.ended_vendors(companies[cid])
             for vid in its_vendors:
                 if vid in vendors:
-                    data.add(Engagement(company_id=cid, vendor_id=vid))
+                    status = "ended" if vid in ended else None
+                    data.add(Engagement(company_id=cid, vendor_id=vid, status=status))
         return data
+
+    def ended_vendors(self, raw: Mapping[str, Any]) -> set[str]:
+        """Vendors whose engagement with this organisation has ended: tags
+        ``<ended_link_tag_prefix><vendor>`` (the vendor's id, external id or name)."""
+        prefix = self.settings.opts["ended_link_tag_prefix"]
+        if not prefix:
+            return set()
+        refs = [t[len(prefix) :] for t in raw.get("tags") or [] if str(t).startswith(prefix)]
+        return {vid for ref in refs if ref and (vid := self._resolve("tag", ref)) is not None}
 
     def load_for(self, targets: Mapping[str, OrgKind]) -> Dataset:
         for oid in targets:

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "vendor_field": None,
     "vendor_link_field": "cm_vendor",
     "vendor_link_tag_prefix": "cm_vendor_",
+    "ended_link_tag_prefix": "cm_ended_",  # cm_ended_<vendor>: the engagement has ended
     "role_field": "cm_role",
     "role_tag_prefix": "cm_role_",
     "roles": {},
