@@ -114,7 +114,7 @@ def test_the_log_rotates_by_size_and_replay_reads_rotated_files(
     log = tmp_path / "audit" / "decisions.jsonl"
     config.write_text(
         config.read_text("utf-8")
-        + f"decisions: {{path: {log}, max_bytes: 20000, keep: 2}}\n", "utf-8"
+        + f"decisions: {{path: {log}, max_bytes: 14000, keep: 2}}\n", "utf-8"
     )  # fmt: skip
     first = None
     for n in range(4):
@@ -125,7 +125,7 @@ def test_the_log_rotates_by_size_and_replay_reads_rotated_files(
             first = json.loads(out)["records"][0]["decision_id"]
     files = sorted(p.name for p in log.parent.glob("decisions.jsonl*"))
     assert files == ["decisions.jsonl", "decisions.jsonl.1", "decisions.jsonl.2"]
-    assert all(p.stat().st_size <= 20000 for p in log.parent.glob("decisions.jsonl*"))
+    assert all(p.stat().st_size <= 14000 for p in log.parent.glob("decisions.jsonl*"))
     code, out, _ = _cli("--config", str(config), "replay", str(first))
     assert code == 0 and "identical" in out
 
