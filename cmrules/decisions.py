@@ -238,8 +238,10 @@ def log(
     """Append one line per result; set ``result.decision_id``; return the ids."""
     if not settings.enabled or (dry_run and not settings.dry_runs):
         return []
+    from .paths import private_dir
+
     path = settings.log_path()
-    directory = path.parent
+    directory = private_dir(path.parent)  # names and labels of CRM records: 0700
     now = datetime.now(UTC).replace(microsecond=0)
     hashes: dict[str, str] = {}
     lines, ids = [], []

@@ -192,3 +192,16 @@ def test_replay_of_an_unknown_decision_is_one_error_line() -> None:
 
 def test_settings_default_to_the_state_directory(tmp_path: Path) -> None:
     assert decisions.Settings().log_path() == tmp_path / "home" / "decisions" / "decisions.jsonl"
+
+
+def test_sync_logs_its_decisions_in_a_private_folder(tmp_path: Path) -> None:
+    code, _, err = _cli("sync", "--as-of", AS_OF)
+    assert code == 0, err
+    lines = _log(tmp_path / "home")
+    assert len(lines) == 15 and {x["command"] for x in lines} == {"sync"}
+    assert {x["record"]["id"] for x in lines} >= {"v-pixel", "c-medina", "c-roussel"}
+    folder = tmp_path / "home" / "decisions"
+    assert folder.stat().st_mode & 0o077 == 0
+    assert (folder / "decisions.jsonl").stat().st_mode & 0o077 == 0
+    code, out, _ = _cli("replay", lines[-1]["decision_id"])
+    assert code == 0 and "identical" in out
