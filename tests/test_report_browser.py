@@ -59,7 +59,7 @@ def report_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium_browser():
     exe = chromium()
     if exe is None:
         pytest.skip(
@@ -68,22 +68,27 @@ def browser(tmp_path_factory):
         )
     from playwright.sync_api import sync_playwright
 
-    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),  # a fresh --user-data-dir
+        # Playwright gives every launch a fresh, temporary --user-data-dir
+        browser = pw.chromium.launch(
             executable_path=exe,
             headless=True,
             chromium_sandbox=False,  # --no-sandbox: CI runs as root
             args=CHROMIUM_ARGS,
             timeout=60_000,
-            viewport={"width": 1280, "height": 800},
         )
-        context.set_default_timeout(TIMEOUT_MS)
         try:
-            yield context
+            yield browser
         finally:
-            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def browser(chromium_browser):
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
 
 
 def open_report(context, path: Path, width: int, height: int):
@@ -159,3 +164,22 @@ def test_phone_width_and_print(browser, report_file, tmp_path):
     pdf = page.pdf(format="A4", print_background=True)
     assert pdf[:5] == b"%PDF-" and len(pdf) > 10_000
     assert problems == []
+
+
+def test_readable_without_javascript(chromium_browser, report_file):
+    context = chromium_browser.new_context(java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page, problems, _ = open_report(context, report_file, 1280, 800)
+        assert (
+            page.evaluate("1") == 1
+        )  # (evaluate still works: it is the page's scripts that are off)
+        assert page.locator("html[data-js]").count() == 0  # the page's script did not run
+        assert page.locator("#heatmap tbody tr").count() == 2
+        assert page.locator("#heatmap td.cell").first.inner_text().strip() != ""
+        assert page.locator(".tools").first.is_hidden()  # controls that need JS stay hidden
+        details = page.locator("details").first
+        assert details.is_visible() and "CMR" in details.inner_text()  # open, readable
+        assert problems == []
+    finally:
+        context.close()
