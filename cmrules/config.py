@@ -7,6 +7,7 @@ naming the key, the file and the line.  See ``config.example.yaml`` for every ke
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from .errors import ConfigError
 from .profiles import Profile
 from .profiles import parse as parse_profiles
 from .signals import SignalSettings
-from .yamlutil import error_line, line_of, load_with_lines
+from .yamlutil import error_line, line_of, load_with_lines, read_text
 
 TOP_KEYS = {
     "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
@@ -88,14 +89,46 @@ class Config:
         return state_dir() / f"sync-{self.source}.json"
 
 
+# http keys: (kind, lowest, highest) — finite and bounded (max_retries: 1e30 retried forever)
+HTTP_BOUNDS: dict[str, tuple[type, float, float]] = {
+    "timeout": (float, 0.1, 600.0),
+    "max_retries": (int, 0, 20),
+    "backoff_base": (float, 0.0, 60.0),
+    "backoff_max": (float, 0.0, 3600.0),
+    "max_retry_after": (float, 0.0, 86400.0),
+}
+SIGNAL_BOUNDS: dict[str, tuple[type, float, float]] = {
+    "unanswered_after_hours": (int, 0, 8760),
+    "min_observed_days": (int, 0, 3650),
+}
+
+
 def find_config(explicit: str | None) -> Path | None:
+    """``--config``, else ``$CMRULES_CONFIG``, else ``./cmrules.yaml``, else
+    ``$XDG_CONFIG_HOME/cmrules/config.yaml`` (``~/.config/…``), else none (the demo)."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("CMRULES_CONFIG")
     if env:
         return Path(env)
-    local = Path("cmrules.yaml")
-    return local if local.exists() else None
+    from .paths import user_config_file
+
+    for candidate in (Path("cmrules.yaml"), user_config_file()):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def bounded_number(value: Any, kind: type, low: float, high: float, name: str) -> str | None:
+    """Why ``value`` is not a finite number of ``kind`` within [low, high] (None if it is)."""
+    what = "a whole number" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} must be {what} between {low:g} and {high:g}, got {value!r}"
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        return f"{name} must be a whole number, got {value!r}"
+    if not math.isfinite(value) or not low <= value <= high:
+        return f"{name} must be {what} between {low:g} and {high:g}, got {value!r}"
+    return None
 
 
 def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
@@ -103,14 +136,14 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     if path is None:
         return Config()
     try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: config file not found; pass an existing --config file or "
-            "copy config.example.yaml"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+        text = read_text(path, "config file")
+    except ValueError as exc:
+        hint = (
+            "; pass an existing --config file or copy config.example.yaml"
+            if "no such file" in str(exc)
+            else ""
+        )
+        raise ConfigError(f"{exc}{hint}") from None
     try:
         data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:
@@ -187,13 +220,13 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     _known(cfg, sig, SIGNALS_KEYS, "signals")
     defaults = SignalSettings()
     industries = get(sig, "regulated_industries", list, "signals")
+    for key, (kind, low, high) in SIGNAL_BOUNDS.items():
+        if key in sig:
+            bad = bounded_number(sig[key], kind, low, high, f"signals.{key}")
+            if bad:
+                raise ConfigError(f"{cfg.where('signals', key)}: {bad}")
     hours = get(sig, "unanswered_after_hours", int, "signals")
     min_days = get(sig, "min_observed_days", int, "signals")
-    if min_days is not None and (isinstance(min_days, bool) or min_days < 0):
-        raise ConfigError(
-            f"{cfg.where('signals', 'min_observed_days')}: signals.min_observed_days must be a "
-            "whole number of days (0 or more)"
-        )
     cfg.signals = SignalSettings(
         min_observed_days=min_days if min_days is not None else defaults.min_observed_days,
         regulated_industries=tuple(map(str, industries))
@@ -208,8 +241,10 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
     http = get(data, "http", dict) or {}
     _known(cfg, http, HTTP_KEYS, "http")
     for key, value in http.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"{cfg.where('http', key)}: http.{key} must be a positive number")
+        kind, low, high = HTTP_BOUNDS[key]
+        bad = bounded_number(value, kind, low, high, f"http.{key}")
+        if bad:
+            raise ConfigError(f"{cfg.where('http', key)}: {bad}")
     cfg.http = dict(http)
 
     state = get(data, "state", dict) or {}

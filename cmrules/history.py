@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .paths import private_dir
 from .state import atomic_write
 from .values import iso, parse_datetime
 
@@ -129,8 +130,9 @@ def record_run(
 
 
 def _append(path: Path, line: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as fh:
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)  # private, like the DB
+    with os.fdopen(fd, "a+", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # released when the file closes
         fh.seek(0, os.SEEK_END)
         if fh.tell() > 0:

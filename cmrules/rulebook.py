@@ -30,7 +30,7 @@ from .rulecheck import (
 )
 from .signals import REGISTRY, SignalSpec
 from .windows import WINDOW_PARAM, default_window, signal_windows
-from .yamlutil import error_line, line_of, load_with_lines
+from .yamlutil import error_line, line_of, load_with_lines, read_text
 
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
@@ -301,9 +301,9 @@ def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
 def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | None]]:
     """``(id, file:line, rule)`` for every rule of the file; ``rule`` is None if invalid."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}:1: -: cannot read file ({exc.__class__.__name__})")
+        text = read_text(path, "rule file")
+    except ValueError as exc:
+        problems.append(f"{path}:1: -: {exc}")
         return []
     try:
         data, lines = _load_yaml_with_lines(text)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, LockedError
+from .paths import private_dir
 from .values import iso, parse_datetime
 
 
@@ -67,7 +68,7 @@ def atomic_write(
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     text = json.dumps(state, indent=2, sort_keys=True, default=str)
     atomic_write(path, text.encode("utf-8"), prefix=".state-")
 
@@ -82,8 +83,9 @@ def run_lock(state_path: Path) -> Iterator[Path]:
     """Hold an exclusive lock for the run, or raise :class:`LockedError` at once."""
     lock_path = state_path.with_name(state_path.name + ".lock")
     try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+        private_dir(lock_path.parent)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fh = os.fdopen(fd, "a+")  # held for the whole run
     except OSError as exc:
         raise ConfigError(
             f"{lock_path}: cannot create the lock file ({exc.strerror}); set "

@@ -67,7 +67,7 @@ def parse_datetime(value: Any) -> datetime | None:
     if _blank(value):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return _utc(value if value.tzinfo else value.replace(tzinfo=UTC), value)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -83,7 +83,15 @@ def parse_datetime(value: Any) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return _utc(parsed, value)
+
+
+def _utc(moment: datetime, original: Any) -> datetime:
+    """In UTC; a moment that UTC cannot hold (``0001-01-01T00:00:00+01:00``) is an error."""
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"date out of range: {original!s} (years 1 to 9999 in UTC)") from None
 
 
 def _from_epoch_ms(ms: float, original: Any) -> datetime:

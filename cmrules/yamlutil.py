@@ -18,6 +18,7 @@ Every problem is a :class:`yaml.MarkedYAMLError`, so callers report it with
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -172,6 +173,26 @@ def load_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
 
     walk(node, ())
     return data, lines
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file; ``ValueError`` in words ("no such file: x.yaml", "x.json is not
+    UTF-8 (byte 1234): save it as UTF-8") instead of an exception class name."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory, not a {what}") from None
+    except PermissionError:
+        raise ValueError(f"{path}: permission denied; make the {what} readable") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
+    return text.removeprefix("\ufeff")  # a BOM some editors add
 
 
 def line_of(lines: Mapping[tuple[Any, ...], int], path: Sequence[Any]) -> int:

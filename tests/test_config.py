@@ -52,7 +52,7 @@ hubspot: {token: "${HUBSPOT_TOKEN}"}
         ("rules:\n  disabled: [CMR001]\n", ":2: unknown key rules.disabled"),
         ("language: de\n", ":1: language must be fr or en"),
         ("source: salesforce\n", ":1: unknown connector 'salesforce'"),
-        ("http: {timeout: fast}\n", "http.timeout must be a positive number"),
+        ("http: {timeout: fast}\n", "http.timeout must be a number between 0.1 and 600"),
         ("hubspot: {token: '${NOPE_NOT_SET}'}\n", "environment variable NOPE_NOT_SET is not set"),
         ("rules: [1, 2]\n", "rules must be a dict"),
         ("a: [unclosed\n", "invalid YAML"),
@@ -81,7 +81,7 @@ def test_connector_section_unknown_key(tmp_path):
 
 
 def test_missing_file():
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match="no such file: does-not-exist.yaml"):
         config.load(config.find_config("does-not-exist.yaml"))
 
 

@@ -15,11 +15,19 @@ def local() -> None:
 
 @local.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--keep-demo",
+    is_flag=True,
+    help="Keep the bundled demo agencies beside your data (default: your first import "
+    "replaces a store that holds only the demo).",
+)
 @click.pass_context
-def local_import(ctx: click.Context, file: str) -> None:
+def local_import(ctx: click.Context, file: str, keep_demo: bool) -> None:
     """Import organisations, contacts, activities and engagements from YAML or JSON.
 
     Nothing partial is committed: a bad row stops the import with its file, row and line.
+    Importing your own organisations into a store that holds only the demo replaces the
+    demo (and says so), unless --keep-demo.
 
     \b
     Example:
@@ -34,7 +42,9 @@ def local_import(ctx: click.Context, file: str) -> None:
         raise ConfigError(
             f"'local import' needs source: local (this config uses {session.config.source})"
         )
-    counts = import_file(conn, file)
+    counts = import_file(conn, file, replace_demo=not keep_demo)
+    if counts.pop("demo_replaced", 0):
+        click.echo("replaced the bundled demo data with yours (use --keep-demo to keep the demo)")
     click.echo(
         "imported " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {conn.path}"
     )

@@ -23,6 +23,7 @@ from cmrules.connector import (
     StoredNote,
 )
 from cmrules.connector_settings import validate_section
+from cmrules.errors import WriteError
 from cmrules.model import (
     CONTACT_ATTRIBUTES,
     ENGAGEMENT_ATTRIBUTES,
@@ -241,19 +242,31 @@ class LocalConnector(Connector):
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
         self.context.count("write_calls")
-        with self.db:
-            cur = self.db.execute(
-                "INSERT INTO notes (subject_id, fingerprint, language, body_text, body_html, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    subject.id,
-                    note.fingerprint,
-                    note.language,
-                    note.text,
-                    note.html,
-                    iso(datetime.now(UTC)),
-                ),
-            )
+        try:
+            with self.db:
+                cur = self.db.execute(
+                    "INSERT INTO notes (subject_id, fingerprint, language, body_text, "
+                    "body_html, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        subject.id,
+                        note.fingerprint,
+                        note.language,
+                        note.text,
+                        note.html,
+                        iso(datetime.now(UTC)),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            # another run wrote the same note between our check and our write
+            raise WriteError(
+                f"{subject.name}: this note is already written (another cmrules run wrote it "
+                "at the same moment); nothing was duplicated — rerun to confirm"
+            ) from None
+        except sqlite3.OperationalError as exc:
+            raise WriteError(
+                f"{subject.name}: the local database is busy or read-only ({exc}); rerun "
+                "when the other run is done"
+            ) from None
         return str(cur.lastrowid)
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:

@@ -27,7 +27,7 @@ from cmrules.model import (
     Side,
 )
 from cmrules.values import iso, parse_bool, parse_datetime, parse_number
-from cmrules.yamlutil import error_line, line_of, load_with_lines
+from cmrules.yamlutil import error_line, line_of, load_with_lines, read_text
 
 if TYPE_CHECKING:
     from .connector import LocalConnector
@@ -67,30 +67,36 @@ class _RowError(Exception):
     pass
 
 
-def import_file(conn: LocalConnector, path: Path | str) -> dict[str, int]:
+def import_file(
+    conn: LocalConnector, path: Path | str, replace_demo: bool = False
+) -> dict[str, int]:
     """Load a YAML/JSON file into the local database in one transaction.
 
     Returns counts per section.  Raises :class:`UsageError` naming the file, the row and its
-    line for the first bad row; nothing is committed then.
+    line for the first bad row; nothing is committed then.  ``replace_demo``: when the store
+    holds only the bundled demo and the file brings organisations of its own, the demo is
+    deleted in the same transaction (``counts["demo_replaced"]`` is then 1).
     """
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            f"{path}: cannot read the import file ({exc.__class__.__name__})"
-        ) from None
+        text = read_text(path, "import file")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:
         data, lines = load_with_lines(text)  # JSON is YAML
     except yaml.YAMLError as exc:
         raise UsageError(
             f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
         ) from None
-    return import_data(conn, data, lines, str(path))
+    return import_data(conn, data, lines, str(path), replace_demo=replace_demo)
 
 
 def import_data(
-    conn: LocalConnector, data: Any, lines: Mapping[tuple[Any, ...], int], path: str
+    conn: LocalConnector,
+    data: Any,
+    lines: Mapping[tuple[Any, ...], int],
+    path: str,
+    replace_demo: bool = False,
 ) -> dict[str, int]:
     """Import already-parsed data (``lines``: line of each node, ``path``: where it came from)
     with the same checks as :func:`import_file`; rule tests' ``dataset:`` uses this."""
@@ -106,20 +112,30 @@ def import_data(
     db = conn.db
     now = iso(datetime.now(UTC)) or ""
     counts = dict.fromkeys(_SECTIONS, 0)
-    known_orgs = {r[0]: r[1] for r in db.execute("SELECT id, kind FROM organisations")}
+    drop_demo = replace_demo and _replaces_demo(db, data)
+    known_orgs = (
+        {} if drop_demo else {r[0]: r[1] for r in db.execute("SELECT id, kind FROM organisations")}
+    )
     for row in data.get("organisations") or []:
         if isinstance(row, dict) and row.get("id") is not None:
             known_orgs[str(row["id"])] = str(row.get("kind", ""))
     try:
         with db:
+            if drop_demo:
+                for table in ("organisations", "contacts", "activities", "engagements",
+                              "notes", "flags"):  # fmt: skip
+                    db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+                counts["demo_replaced"] = 1
             for section in _SECTIONS:
                 rows = data.get(section) or []
                 if not isinstance(rows, list):
                     raise UsageError(
                         f"{path}:{line_of(lines, (section,))}: {section} must be a list"
                     )
+                seen: dict[Any, int] = {}
                 for i, row in enumerate(rows):
-                    where = f"{path}:{line_of(lines, (section, i))}: {section}[{i}]"
+                    line = line_of(lines, (section, i))
+                    where = f"{path}:{line}: {section}[{i}]"
                     try:
                         if not isinstance(row, dict):
                             raise _RowError("expected a mapping")
@@ -129,10 +145,17 @@ def import_data(
                                 f"unknown field {sorted(extra)[0]!r}; allowed: "
                                 f"{', '.join(sorted(_KEYS[section]))}"
                             )
+                        key = _row_key(section, row)
+                        if key in seen:
+                            raise _RowError(
+                                f"duplicate {_KEY_NAME[section]} {key!r} (also at line "
+                                f"{seen[key]}); keep one row per record"
+                            )
+                        seen[key] = line
                         _INSERT[section](db, row, known_orgs, now)
                     except _RowError as exc:
                         raise UsageError(f"{where}: {exc}; nothing was imported") from None
-                    except ValueError as exc:
+                    except (ValueError, OverflowError) as exc:
                         raise UsageError(f"{where}: {exc}; nothing was imported") from None
                     counts[section] += 1
     except sqlite3.Error as exc:
@@ -140,11 +163,62 @@ def import_data(
     return counts
 
 
-def _req(row: Mapping[str, Any], key: str) -> str:
-    value = row.get(key)
-    if value is None or str(value).strip() == "":
-        raise _RowError(f"missing required field {key!r}")
+_KEY_NAME = {"organisations": "id", "contacts": "id", "activities": "id",
+             "engagements": "company/vendor pair"}  # fmt: skip
+INT64 = 2**63
+
+
+def _row_key(section: str, row: Mapping[str, Any]) -> Any:
+    if section == "engagements":
+        return (_text(row.get("company")), _text(row.get("vendor")))
+    return _text(row.get("id"))
+
+
+def _text(value: Any, field: str = "value") -> str | None:
+    """A scalar field stored as text (a YAML number or date becomes its text, a list or a
+    mapping is an error)."""
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        raise _RowError(f"{field} must be a single value, not a list or mapping")
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
+
+
+def demo_ids() -> frozenset[str]:
+    """Organisation ids of the bundled demo."""
+    from .store import demo_file
+
+    data, _ = load_with_lines(demo_file().read_text("utf-8"))
+    return frozenset(str(o["id"]) for o in data["organisations"])
+
+
+def holds_only_demo(db: sqlite3.Connection) -> bool:
+    ids = {r[0] for r in db.execute("SELECT id FROM organisations")}
+    return bool(ids) and ids <= demo_ids()
+
+
+def _replaces_demo(db: sqlite3.Connection, data: Mapping[str, Any]) -> bool:
+    """The store holds only the demo and the file brings organisations of its own."""
+    rows = data.get("organisations") or []
+    own = {_text(r.get("id")) for r in rows if isinstance(r, dict)} - {None} - demo_ids()
+    return bool(own) and holds_only_demo(db)
+
+
+def _req(row: Mapping[str, Any], key: str) -> str:
+    value = _text(row.get(key), key)
+    if value is None or value.strip() == "":
+        raise _RowError(f"missing required field {key!r}")
+    return value
+
+
+def _int64(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not -INT64 <= value < INT64:
+        raise _RowError(f"{field} {value!r} is too large (SQLite holds 64-bit integers)")
+    return int(value)
 
 
 def _enum(value: Any, enum: type, field: str) -> Any:
@@ -174,7 +248,7 @@ def _attrs(raw: Any, allowed: Mapping[str, type]) -> str:
         elif kind is datetime:
             out[key] = iso(parse_datetime(value))
         else:
-            out[key] = str(value)
+            out[key] = _text(value, key)
     return json.dumps(out, sort_keys=True)
 
 
@@ -208,8 +282,8 @@ def _ins_org(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: st
             _req(row, "id"),
             _req(row, "name"),
             kind.value,
-            row.get("domain"),
-            row.get("external_id"),
+            _text(row.get("domain"), "domain"),
+            _text(row.get("external_id"), "external_id"),
             _attrs(row.get("attributes"), ORG_ATTRIBUTES),
             now,
         ),
@@ -229,8 +303,8 @@ def _ins_contact(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now
             _req(row, "name"),
             org,
             ";".join(roles),
-            row.get("email"),
-            row.get("job_title"),
+            _text(row.get("email"), "email"),
+            _text(row.get("job_title"), "job_title"),
             _attrs(row.get("attributes"), CONTACT_ATTRIBUTES),
             now,
         ),
@@ -245,6 +319,8 @@ def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, no
     if company is None:
         raise _RowError("missing required field 'company'")
     minutes = parse_number(row.get("first_reply_minutes"))
+    if isinstance(minutes, int):
+        minutes = _int64(minutes, "first_reply_minutes")
     replies = parse_number(row.get("replies"))
     if minutes is not None and minutes < 0:
         raise _RowError(f"first_reply_minutes must be >= 0, got {minutes}")
@@ -266,12 +342,12 @@ def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, no
             vendor,
             side,
             json.dumps(_list(row.get("contacts"), "contacts")),
-            str(row["status"]).lower() if row.get("status") is not None else None,
+            (_text(row.get("status"), "status") or "").lower() or None,
             iso(parse_datetime(row.get("decided"))),
             json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
-            str(row.get("title") or ""),
+            _text(row.get("title"), "title") or "",
             minutes,
-            int(replies) if replies is not None else None,
+            _int64(replies, "replies"),
             now,
         ),
     )

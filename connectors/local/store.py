@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from cmrules.errors import ConnectorError
+from cmrules.paths import data_dir, private_dir
 from cmrules.values import parse_datetime
 
 SCHEMA_VERSION = "1"
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another run's transaction
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS organisations (
@@ -49,9 +51,9 @@ CREATE INDEX IF NOT EXISTS activities_company ON activities(company_id);
 
 
 def default_path() -> Path:
-    home = os.environ.get("CMRULES_HOME")
-    base = Path(home) if home else Path.home() / ".local" / "share" / "cmrules"
-    return base / "local.sqlite3"
+    """``$CMRULES_HOME/local.sqlite3``, else under ``$XDG_DATA_HOME/cmrules`` (see
+    :mod:`cmrules.paths`)."""
+    return data_dir() / "local.sqlite3"
 
 
 def demo_file() -> Path:
@@ -61,8 +63,10 @@ def demo_file() -> Path:
 def open_database(path: Path) -> sqlite3.Connection:
     """Open (creating when needed) the database at ``path`` with the current schema."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path)
+        private_dir(path.parent)
+        if not path.exists():  # contact e-mails and notes: readable by the owner only
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT)
         db.executescript(_SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(engagements)")}
         for column in ("ended_at", "status"):  # databases made before engagements could end
