@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from cmrules.cli import cli
 
 AS_OF = ["--as-of", "2026-11-20T12:00:00Z"]
-ORG = "organisations:\n  - {id: c1, name: Acme, kind: company}\n  - {id: v1, name: V, kind: vendor}\n"
+ORG = (
+    "organisations:\n  - {id: c1, name: Acme, kind: company}\n  - {id: v1, name: V, kind: vendor}\n"
+)
 
 
 def invoke(*args):
@@ -93,7 +95,7 @@ def test_import_file_errors_in_words(store, tmp_path):
 @pytest.mark.parametrize(
     ("config", "needle"),
     [
-        ("http: {max_retries: 1.0e+30}\n", "http.max_retries must be a whole number between 0 and 20"),
+        ("http: {max_retries: 1.0e+30}\n", "http.max_retries must be a whole number between 0"),
         ("http: {timeout: .nan}\n", "http.timeout must be a number between 0.1 and 600"),
         ("http: {backoff_max: .inf}\n", "http.backoff_max must be a number between 0 and 3600"),
         ("signals: {unanswered_after_hours: -1}\n", "signals.unanswered_after_hours must be"),
