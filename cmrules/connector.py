@@ -78,6 +78,8 @@ class ConnectorContext:
     stats: dict[str, int] = field(default_factory=dict)  # counters: api_calls, write_calls, …
     #: config ``coverage``: connector name -> overrides of what it declares it records
     coverage: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: CRM properties to read on every organisation into ``Organisation.properties``
+    org_properties: tuple[str, ...] = ()
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n

@@ -90,6 +90,9 @@ class Organisation:
     #: what cmrules last wrote on this record (e.g. ``{"fingerprint": "..."}``), read back
     #: from the source so that an unchanged rerun makes no write call.
     writeback: Mapping[str, str] = field(default_factory=dict)
+    #: raw CRM properties the core asked for by name (profiles' ``property.NAME`` match keys;
+    #: see ``ConnectorContext.org_properties``), as text
+    properties: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
     updated_at: datetime | None = None
 

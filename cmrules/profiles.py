@@ -14,7 +14,9 @@ profile, which is ``rules.params`` and ``rules.disable`` alone::
 
 Match keys are the record's attributes (``industry``, ``regulated``, ``tier``, ``size``,
 ``owner_team``; connectors fill them from CRM properties through their ``attributes``
-mapping) plus ``kind`` (company or vendor).  Values compare as text ignoring case
+mapping), ``kind`` (company or vendor) and ``property.NAME``: any CRM property (HubSpot
+company property, Zendesk organisation field key, ``properties:`` of a local import row),
+which the connector then reads on every organisation.  Values compare as text ignoring case
 (``Banking`` = ``banking``; accents count); a record without the attribute does not match.
 This module does not import durable_rules.
 """
@@ -30,7 +32,8 @@ from .model import ORG_ATTRIBUTES, Organisation
 from .rulebook import Rule, Rulebook, configure
 
 DEFAULT = "default"
-MATCH_KEYS = (*sorted(ORG_ATTRIBUTES), "kind")
+PROPERTY = "property."  # match key prefix: a raw CRM property, e.g. property.hs_lead_status
+MATCH_KEYS = (*sorted(ORG_ATTRIBUTES), "kind", "property.NAME")
 PROFILE_KEYS = {"name", "match", "params", "disable"}
 
 
@@ -44,7 +47,12 @@ class Profile:
 
     def matches(self, org: Organisation) -> bool:
         for key, accepted in self.match.items():
-            value = org.kind.value if key == "kind" else org.attributes.get(key)
+            if key == "kind":
+                value: Any = org.kind.value
+            elif key.startswith(PROPERTY):
+                value = org.properties.get(key[len(PROPERTY) :])
+            else:
+                value = org.attributes.get(key)
             if value is None or _text(value) not in accepted:
                 return False
         return True
@@ -91,7 +99,9 @@ def parse(raw: Any, where: Callable[..., str]) -> list[Profile]:
             )
         accepted: dict[str, tuple[str, ...]] = {}
         for key, value in match.items():
-            if key not in MATCH_KEYS:
+            if key not in MATCH_KEYS and not (
+                str(key).startswith(PROPERTY) and len(str(key)) > len(PROPERTY)
+            ):
                 raise ConfigError(
                     f"{where(*at, 'match', key)}: profile {name!r} matches on unknown attribute "
                     f"{key!r}; use one of {', '.join(MATCH_KEYS)}"
@@ -122,6 +132,12 @@ def parse(raw: Any, where: Callable[..., str]) -> list[Profile]:
             )
         )
     return out
+
+
+def property_names(profiles: Sequence[Profile]) -> tuple[str, ...]:
+    """CRM properties the profiles match on (connectors read them into ``properties``)."""
+    names = (k[len(PROPERTY) :] for p in profiles for k in p.match if k.startswith(PROPERTY))
+    return tuple(sorted(set(names)))
 
 
 def select(profiles: Sequence[Profile], org: Organisation) -> Profile | None:

@@ -25,7 +25,7 @@ from .connector_settings import validate_section
 from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
-from .profiles import DEFAULT, RuleSets
+from .profiles import DEFAULT, RuleSets, property_names
 from .selection import resolve, select, vendors_of
 from .signals import CompanyContext, SignalSettings, SignalValue, VendorContext, compute
 from .vocabulary import Vocabulary
@@ -123,7 +123,10 @@ def open_session(
         rulesets.rulebook(name).signal_windows()  # one window per signal: fail early
     vocabulary = Vocabulary.build(cfg.vocabulary, where=f"{cfg.name}: vocabulary")
     context = ConnectorContext(
-        config_path=str(cfg.path) if cfg.path else None, http=cfg.http, coverage=cfg.coverage
+        config_path=str(cfg.path) if cfg.path else None,
+        http=cfg.http,
+        coverage=cfg.coverage,
+        org_properties=property_names(cfg.profiles),
     )
     conn = connector or build_connector(cfg, context)
     if connector is not None:

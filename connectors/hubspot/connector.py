@@ -96,7 +96,7 @@ class HubSpotConnector(Connector):
             clock=clock,
         )
         self.streams = HubSpotStreams(self.client, self._warn)
-        self.mapper = HubSpotMapper(self.options, self._warn)
+        self.mapper = HubSpotMapper(self.options, self._warn, self.context.org_properties)
         # a connector instance serves one run, under the core's run lock: per-run caches
         loaded_orgs: set[str] = set()
         self.reader = HubSpotReader(

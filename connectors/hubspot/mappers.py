@@ -47,9 +47,15 @@ class HubSpotMapper:
 
     name = "hubspot"
 
-    def __init__(self, settings: HubSpotSettings, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        settings: HubSpotSettings,
+        warn: Callable[[str], None],
+        extra_properties: Iterable[str] = (),
+    ):
         self.settings = settings
         self._warn = warn
+        self.extra_properties = tuple(extra_properties)  # into Organisation.properties
 
     def company_properties(self) -> list[str]:
         props = {
@@ -66,6 +72,7 @@ class HubSpotMapper:
             props.add(self.settings.engagement_started_property)
         if self.settings.external_id_property:
             props.add(self.settings.external_id_property)
+        props.update(self.extra_properties)
         return sorted(props)
 
     def contact_properties(self) -> list[str]:
@@ -146,6 +153,9 @@ class HubSpotMapper:
             ),
             attributes=self.attrs(where, props, self.settings.org_attrs, ORG_ATTRIBUTES),
             writeback=writeback,
+            properties={
+                p: str(props[p]) for p in self.extra_properties if props.get(p) not in (None, "")
+            },
             source=self.name,
             updated_at=updated,
         )

@@ -112,6 +112,7 @@ class LocalConnector(Connector):
             external_id=ext,
             attributes=decode_attrs(attrs, ORG_ATTRIBUTES),
             writeback={"fingerprint": flags[0]} if flags else {},
+            properties=json.loads(attrs or "{}").get("properties", {}),
             source=self.name,
             updated_at=parse_datetime(updated),
         )

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 _SECTIONS = ("organisations", "contacts", "activities", "engagements")
 _KEYS = {
-    "organisations": {"id", "name", "kind", "domain", "external_id", "attributes"},
+    "organisations": {"id", "name", "kind", "domain", "external_id", "attributes", "properties"},
     "contacts": {"id", "name", "org", "roles", "email", "job_title", "attributes"},
     "activities": {
         "id",
@@ -284,10 +284,21 @@ def _ins_org(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: st
             kind.value,
             _text(row.get("domain"), "domain"),
             _text(row.get("external_id"), "external_id"),
-            _attrs(row.get("attributes"), ORG_ATTRIBUTES),
+            _with_properties(_attrs(row.get("attributes"), ORG_ATTRIBUTES), row.get("properties")),
             now,
         ),
     )
+
+
+def _with_properties(attributes: str, raw: Any) -> str:
+    """CRM properties (any name, text values) ride in the attributes JSON as ``properties``."""
+    if raw is None:
+        return attributes
+    if not isinstance(raw, dict) or any(isinstance(v, dict | list) for v in raw.values()):
+        raise _RowError("properties must map property names to values")
+    out = json.loads(attributes)
+    out["properties"] = {str(k): str(v) for k, v in raw.items() if v is not None}
+    return json.dumps(out, sort_keys=True)
 
 
 def _ins_contact(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:

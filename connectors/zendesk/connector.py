@@ -91,7 +91,7 @@ class ZendeskConnector(Connector, Helpdesk):
         self.unmatched: list[str] = []
         self._warned: set[str] = set()
         self.streams = ZendeskStreams(self.client, self.options)
-        self.mapper = ZendeskMapper(self.options, self._warn)
+        self.mapper = ZendeskMapper(self.options, self._warn, self.context.org_properties)
         self.reader = ZendeskReader(self.options, self.streams, self.mapper, self._report)
         self.writer = ZendeskWriter(self.client, self.streams, self.options)
         for warning in self.options.credentials.warnings():

@@ -8,7 +8,7 @@ is left unknown, never guessed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,9 +33,15 @@ class ZendeskMapper:
 
     name = "zendesk"
 
-    def __init__(self, settings: ZendeskSettings, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        settings: ZendeskSettings,
+        warn: Callable[[str], None],
+        extra_properties: Iterable[str] = (),
+    ):
         self.settings = settings
         self._warn = warn
+        self.extra_properties = tuple(extra_properties)  # organisation fields, by key
 
     def fields(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
         fields = raw.get("organization_fields")
@@ -115,6 +121,9 @@ class ZendeskMapper:
             external_id=str(raw["external_id"]) if raw.get("external_id") else None,
             attributes=attributes,
             writeback={"fingerprint": block.fingerprint} if block and flagged else {},
+            properties={
+                p: str(fields[p]) for p in self.extra_properties if fields.get(p) not in (None, "")
+            },
             source=self.name,
             updated_at=dt(raw.get("updated_at")),
         )
