@@ -294,10 +294,11 @@ def _with_properties(attributes: str, raw: Any) -> str:
     """CRM properties (any name, text values) ride in the attributes JSON as ``properties``."""
     if raw is None:
         return attributes
-    if not isinstance(raw, dict) or any(isinstance(v, dict | list) for v in raw.values()):
+    if not isinstance(raw, dict):
         raise _RowError("properties must map property names to values")
     out = json.loads(attributes)
-    out["properties"] = {str(k): str(v) for k, v in raw.items() if v is not None}
+    texts = {str(k): _text(v, f"properties.{k}") for k, v in raw.items()}
+    out["properties"] = {k: v for k, v in texts.items() if v is not None}
     return json.dumps(out, sort_keys=True)
 
 
