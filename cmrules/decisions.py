@@ -110,14 +110,14 @@ def _write_once(path: Path, data: bytes) -> None:
 
 def store_ruleset(
     directory: Path,
-    rules: Iterable[Any],
+    contents: Mapping[str, bytes],
     params: Mapping[str, Mapping[str, Any]],
     disabled: Iterable[str],
 ) -> str:
-    """Store the rule files and the manifest of a rule set; return the rule-set hash."""
+    """Store the rule files (path -> content) and the manifest of a rule set; return the
+    rule-set hash."""
     files = []
-    for source in sorted({r.source.rsplit(":", 1)[0] for r in rules}):
-        data = Path(source).read_bytes()
+    for source, data in sorted(contents.items()):
         digest = _sha(data)
         _write_once(directory / "rules" / f"{digest}.yaml", data)
         files.append({"name": Path(source).name, "sha256": digest})
@@ -252,7 +252,7 @@ def log(
             _, disabled = rulesets.settings(r.profile)
             book = rulesets.rulebook(r.profile)
             used = {rid: dict(rule.params) for rid, rule in ((x.id, x) for x in book)}
-            hashes[r.profile] = store_ruleset(directory, rulesets.rules, used, disabled)
+            hashes[r.profile] = store_ruleset(directory, rulesets.files(), used, disabled)
         e = entry(r, as_of=as_of, command=command, dry_run=dry_run, rule_set=hashes[r.profile],
                   now=now, mask=settings.mask_emails)  # fmt: skip
         r.decision_id = e["decision_id"]
@@ -261,6 +261,14 @@ def log(
     if lines:
         _append(path, "".join(lines).encode(), settings)
     return ids
+
+
+def log_run(
+    session: Any, results: Iterable[Any], as_of: datetime, command: str, dry_run: bool
+) -> None:
+    """:func:`log` for a run of ``evaluate`` or ``sync`` (the session's settings and rules)."""
+    log(session.config.decisions, results, session.rulesets, as_of=as_of, command=command,
+        dry_run=dry_run)  # fmt: skip
 
 
 def _append(path: Path, data: bytes, settings: Settings) -> None:

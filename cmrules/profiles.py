@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -200,12 +201,21 @@ class RuleSets:
         self.disabled = list(disabled)
         self.profiles = list(profiles)
         self.config_name = config_name
+        self._files: dict[str, bytes] | None = None
         problems = check(self.profiles, self.rules)
         if problems:
             raise ConfigError("\n".join(problems))
         self._books: dict[str, Rulebook] = {}
         self._engines: dict[str, Any] = {}
         self.rulebook(DEFAULT)  # the config's own overrides are checked right away
+
+    def files(self) -> dict[str, bytes]:
+        """The rule files' content as loaded — read once, on first use (the decision log stores
+        it), so a file edited during a long run is not mistaken for the rules the run used."""
+        if self._files is None:
+            paths = sorted({r.source.rsplit(":", 1)[0] for r in self.rules})
+            self._files = {p: Path(p).read_bytes() for p in paths}
+        return self._files
 
     def profile(self, name: str) -> Profile | None:
         return next((p for p in self.profiles if p.name == name), None)

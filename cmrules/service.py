@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
+from . import decisions
 from . import findings as findings_mod
 from . import history as history_mod
 from . import notes as notes_mod
@@ -121,6 +122,8 @@ def open_session(
     )
     for name in [DEFAULT, *(p.name for p in cfg.profiles)]:
         rulesets.rulebook(name).signal_windows()  # one window per signal: fail early
+    if cfg.decisions.enabled:
+        rulesets.files()  # the content the decision log will store: as loaded, not as later
     vocabulary = Vocabulary.build(cfg.vocabulary, where=f"{cfg.name}: vocabulary")
     context = ConnectorContext(
         config_path=str(cfg.path) if cfg.path else None,
@@ -379,22 +382,12 @@ def evaluate(
         report.warnings.extend(warnings)
     if write:
         write_back(conn, results, dry_run=dry_run)
-        _log_decisions(session, results, as_of, "evaluate", dry_run)
+        decisions.log_run(session, results, as_of, "evaluate", dry_run)
         if not dry_run:
             _record(session.config.default_state_path(), as_of, "evaluate", results)
     report.stats.update(session.context.stats)
     report.stats["duration_s"] = round(time.monotonic() - started, 3)
     return report
-
-
-def _log_decisions(
-    session: Session, results: list[RecordResult], as_of: datetime, command: str, dry_run: bool
-) -> None:
-    """One decision-log line per record (``decisions`` in the config); see :mod:`.decisions`."""
-    from . import decisions
-
-    decisions.log(session.config.decisions, results, session.rulesets, as_of=as_of,
-                  command=command, dry_run=dry_run)  # fmt: skip
 
 
 def _record(state_path: Path, as_of: datetime, command: str, results: list[RecordResult]) -> None:
@@ -461,9 +454,9 @@ def sync(
         except RateLimitExhausted as exc:
             report.warnings.append(str(exc))
             done = [r for r in report.records if r.write is not None]
-            _log_decisions(session, done, as_of, "sync", dry_run)
+            decisions.log_run(session, done, as_of, "sync", dry_run)
             raise
-        _log_decisions(session, report.records, as_of, "sync", dry_run)
+        decisions.log_run(session, report.records, as_of, "sync", dry_run)
         failed = report.count(FAILED)
         if not dry_run:
             _record(path, as_of, "sync", report.records)

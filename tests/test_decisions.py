@@ -205,3 +205,25 @@ def test_sync_logs_its_decisions_in_a_private_folder(tmp_path: Path) -> None:
     assert (folder / "decisions.jsonl").stat().st_mode & 0o077 == 0
     code, out, _ = _cli("replay", lines[-1]["decision_id"])
     assert code == 0 and "identical" in out
+
+
+def test_a_rule_file_edited_during_a_run_is_logged_as_the_run_read_it(
+    config: Path, tmp_path: Path
+) -> None:
+    from cmrules import service
+
+    session = service.open_session(str(config))
+    try:
+        vendor = tmp_path / "my-rules" / "vendor.yaml"  # edited while the run is under way
+        head, rest = vendor.read_text("utf-8").split("  - id: CMR011", 1)
+        rest = rest.replace("severity: low", "severity: high", 1)
+        vendor.write_text(head + "  - id: CMR011" + rest, "utf-8")
+        report = service.evaluate(
+            session, company="c-medina", as_of=service.parse_as_of(AS_OF), write=True
+        )
+    finally:
+        session.close()
+    [record] = report.records
+    assert ("CMR011", "low") in {(f.rule_id, f.severity) for f in record.findings}  # as read
+    code, out, _ = _cli("--config", str(config), "replay", str(record.decision_id))
+    assert code == 0 and "identical" in out
