@@ -26,8 +26,10 @@ from .yamlutil import error_line, line_of, load_with_lines, read_text
 
 TOP_KEYS = {
     "source", "helpdesk", "match_by", "language", "fail_on", "rules", "signals", "http",
-    "state", "profiles", "coverage", "vocabulary", "decisions",
+    "state", "profiles", "coverage", "vocabulary", "decisions", "waivers", "tasks",
 }  # fmt: skip
+WAIVERS_KEYS = {"max_days", "entries"}
+WAIVER_ENTRY_KEYS = {"rule", "rules", "record", "vendor", "reason", "approved_by", "until"}
 RULES_KEYS = {"builtin", "dirs", "disable", "params"}
 SIGNALS_KEYS = {"regulated_industries", "unanswered_after_hours", "min_observed_days"}
 COVERAGE_KEYS = {"activity_kinds", "attendees", "tags"}
@@ -61,6 +63,10 @@ class Config:
     decisions: decisions_mod.Settings = field(default_factory=decisions_mod.Settings)
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    waiver_max_days: int = 180
+    #: ops waivers: each a mapping (rule, record, vendor, reason, approved_by, until) + "where"
+    waivers: list[dict[str, Any]] = field(default_factory=list)
+    tasks: bool = False  # data gaps -> tasks for the record owner (opt-in)
 
     @property
     def name(self) -> str:
@@ -261,6 +267,8 @@ def load(path: Path | None, known_connectors: set[str] | None = None) -> Config:
             )
         cfg.coverage[name] = _coverage(cfg, name, get(coverage, name, dict, "coverage") or {})
     cfg.vocabulary = dict(get(data, "vocabulary", dict) or {})
+    _load_waivers(cfg, get(data, "waivers", dict) or {})
+    cfg.tasks = bool(get(data, "tasks", bool))
 
     for name in connectors:
         if name in data:
@@ -295,6 +303,38 @@ def _coverage(cfg: Config, name: str, values: Mapping[str, Any]) -> dict[str, An
             )
         out[key] = list(value)
     return out
+
+
+def _load_waivers(cfg: Config, section: Mapping[str, Any]) -> None:
+    """Shape checks only (types, keys): whether a waiver is valid today (known rule, reason,
+    expiry) is decided at evaluation time and reported, never fatal."""
+    _known(cfg, section, WAIVERS_KEYS, "waivers")
+    max_days = section.get("max_days", 180)
+    if isinstance(max_days, bool) or not isinstance(max_days, int) or max_days < 1:
+        raise ConfigError(
+            f"{cfg.where('waivers', 'max_days')}: waivers.max_days must be a whole number of "
+            f"days (at least 1), got {max_days!r}"
+        )
+    cfg.waiver_max_days = max_days
+    entries = section.get("entries") or []
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"{cfg.where('waivers', 'entries')}: waivers.entries must be a list of waivers"
+        )
+    for i, entry in enumerate(entries):
+        at = ("waivers", "entries", i)
+        if not isinstance(entry, dict):
+            raise ConfigError(
+                f"{cfg.where(*at)}: each waiver is a mapping with rule, record, reason, "
+                "approved_by and until"
+            )
+        for key in entry:
+            if key not in WAIVER_ENTRY_KEYS:
+                raise ConfigError(
+                    f"{cfg.where(*at, key)}: unknown key {key!r} in a waiver; allowed: "
+                    f"{', '.join(sorted(WAIVER_ENTRY_KEYS))}"
+                )
+        cfg.waivers.append({**entry, "where": cfg.where(*at)})
 
 
 def _known(cfg: Config, mapping: Mapping[str, Any], allowed: set[str], section: str) -> None:

@@ -30,6 +30,7 @@ class Flags:
     rule_ids: tuple[str, ...]  # rules that fired (cannot-assess findings excluded)
     evaluated_at: datetime
     fingerprint: str  # fingerprint of the whole note; written last
+    history: str = ""  # the record's flag history, compact JSON (cmrules.history); with the flags
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class RenderedNote:
     text: str  # plain-text body, for sources without rich text
     flags: Flags
     language: str
+    gaps: tuple[str, ...] = ()  # what the record owner can fill in (note language), for tasks
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Connector(ABC):
     settings_schema: ClassVar[Mapping[str, Any] | None] = None
     #: how many notes the core hands :meth:`apply_many` at once
     write_batch_size: ClassVar[int] = 1
+    #: True when :meth:`write_flags` stores ``Flags.history`` on the record and reads it back
+    #: into ``Organisation.writeback["history"]`` (then a history change alone is written)
+    stores_history: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
         self.settings = dict(settings)

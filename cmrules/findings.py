@@ -6,14 +6,18 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from .clearing import ClearWhen, clear_when
 from .engine import CANNOT_ASSESS, FIRED, Outcome
 from .redact import one_line
+from .labels import record_label, signal_label
 from .rulebook import SEVERITY_RANK, Rule, render_template
 from .signals import MISSING, NOT_RECORDED, REGISTRY, TOO_EARLY, WHAT_LABELS, Reason, SignalValue
 
 INFO = "info"
+WAIVED = "waived"  # a fired finding acknowledged by a valid waiver: shown, not counted
 _RECORDS_SHOWN = 5
 
 
@@ -59,6 +63,16 @@ class Finding:
     evidence: tuple[Evidence, ...]
     fingerprint: str
     missing: tuple[str, ...] = field(default=())  # signals that were unknown
+    clear_when: ClearWhen | None = None  # what would clear a fired finding
+    open_since: str | None = None  # ISO date the flag was first seen (from the record history)
+    waiver: Mapping[str, Any] | None = None  # the waiver applied (status "waived")
+    title: Mapping[str, str] = field(default_factory=dict)  # a few words naming the problem
+
+    @property
+    def key(self) -> str:
+        """The flag's identity in a record's history: rule, and vendor for a company."""
+        vendor = self.subject.vendor_id
+        return f"{self.rule_id}@{vendor}" if vendor else self.rule_id
 
     @property
     def rank(self) -> int:
@@ -83,10 +97,14 @@ class Finding:
                 "vendor_name": self.subject.vendor_name,
             },
             "message": pick(self.message),
+            "title": pick(self.title) if self.title else None,
             "question": pick(self.question),
             "advice": pick(self.advice),
             "evidence": [e.to_dict() for e in self.evidence],
             "missing": list(self.missing),
+            "clear_when": self.clear_when.to_dict(language) if self.clear_when else None,
+            "open_since": self.open_since,
+            "waiver": dict(self.waiver) if self.waiver else None,
             "fingerprint": self.fingerprint,
         }
 
@@ -113,7 +131,7 @@ def format_records(records: Sequence[tuple[str, str, str]], language: str) -> st
     if not records:
         return "aucun" if language == "fr" else "none"
     # CRM text: one line, no control character (notes, terminal and JSON alike)
-    labels = [one_line(lbl or f"{kind} {rid}") for kind, rid, lbl in records]
+    labels = [one_line(record_label(kind, lbl, language) or "?") for kind, _rid, lbl in records]
     shown = ", ".join(labels[:_RECORDS_SHOWN])
     more = len(labels) - _RECORDS_SHOWN
     if more > 0:
@@ -147,11 +165,18 @@ def build(
     outcome: Outcome,
     subject: Subject,
     values: Mapping[str, SignalValue],
+    as_of: datetime | None = None,
 ) -> Finding:
     evidence = tuple(_evidence(name, values.get(name)) for name in rule.signals)
     missing = tuple(e.signal for e in evidence if e.value is None)
     if outcome.status == FIRED:
-        message = {}
+        message, advice = {}, {}
+        numbers = {
+            e.signal: float(e.value)  # type: ignore[arg-type]
+            for e in evidence
+            if _is_number(e.value)
+        }
+        numbers.update({k: float(v) for k, v in rule.params.items() if _is_number(v)})
         for lang in ("fr", "en"):
             fills: dict[str, str] = {}
             for e in evidence:
@@ -160,12 +185,16 @@ def build(
                 fills[f"{e.signal}.days"] = format_value("", e.window_days, lang)
             for pname, pvalue in rule.params.items():
                 fills[pname] = format_value(pname, pvalue, lang)
-            message[lang] = render_template(rule.message[lang], fills)
+            message[lang] = render_template(
+                rule.message[lang], fills, numbers=numbers, language=lang
+            )
+            advice[lang] = render_template(rule.advice[lang], fills, numbers=numbers, language=lang)
         severity = rule.severity
-        advice = dict(rule.advice)
+        clearing = clear_when(rule, values, as_of)
     else:
         assert outcome.status == CANNOT_ASSESS
         severity = INFO
+        clearing = None
         unknown = [e for e in evidence if e.value is None]
         message = {lang: cannot_assess_message(unknown, lang) for lang in ("fr", "en")}
         advice = {lang: cannot_assess_advice(unknown, lang) for lang in ("fr", "en")}
@@ -183,6 +212,8 @@ def build(
         evidence=evidence,
         fingerprint=_fingerprint(rule, outcome.status, subject, evidence),
         missing=missing,
+        clear_when=clearing,
+        title=dict(rule.title or rule.question),
     )
 
 
@@ -227,7 +258,8 @@ def cannot_assess_message(unknown: Sequence[Evidence], lang: str) -> str:
     gaps = [e.signal for e in unknown if e.reason is None or e.reason.code == MISSING]
     if gaps:
         label = "donnée manquante" if lang == "fr" else "missing data"
-        parts.append(f"{label} ({', '.join(gaps)})")
+        words = dict.fromkeys(signal_label(s).label[lang] for s in gaps)
+        parts.append(f"{label} ({', '.join(words)})")
     head = "Impossible d’évaluer : " if lang == "fr" else "Cannot assess: "
     return head + "; ".join(dict.fromkeys(parts)) + "."
 
@@ -261,13 +293,18 @@ def cannot_assess_advice(unknown: Sequence[Evidence], lang: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     """Worst first: severity, then fired before cannot-assess, then rule id."""
     return sorted(findings, key=lambda f: (-f.rank, f.status != FIRED, f.rule_id))
 
 
 def risk_level(findings: Iterable[Finding]) -> str:
-    """Worst severity that fired; ``info`` if only cannot-assess findings; else ``none``."""
+    """Worst severity that fired; ``info`` if only cannot-assess (or waived) findings; else
+    ``none``.  A waived finding never counts."""
     items = list(findings)
     fired = [f for f in items if f.status == FIRED]
     if not fired:

@@ -67,6 +67,8 @@ ORG_ATTRIBUTES: dict[str, type] = {
     "tier": str,  # account tier, e.g. gold / silver
     "size": str,  # size band, e.g. "50-249"
     "owner_team": str,  # the account owner's team
+    "language": str,  # note language for this record: fr / en (or French, anglais, …)
+    "country": str,  # used for the note language when no language is set (FR, BE, GB, …)
 }
 CONTACT_ATTRIBUTES: dict[str, type] = {
     "social_media_familiar": bool,
@@ -94,6 +96,9 @@ class Organisation:
     #: see ``ConnectorContext.org_properties``), as text
     properties: Mapping[str, str] = field(default_factory=dict)
     source: str = ""
+    #: waivers filled in on the record itself (CRM fields, local ``cmrules waive`` rows), raw:
+    #: mappings with rules, reason, until, by, vendor — validated by the core
+    waivers: tuple[Mapping[str, Any], ...] = ()
     updated_at: datetime | None = None
 
 

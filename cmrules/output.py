@@ -7,6 +7,7 @@ from typing import Any
 
 from . import redact
 from .findings import format_records, format_value, sort_findings
+from .labels import signal_label
 from .notes import LABELS
 from .service import Report
 
@@ -36,7 +37,8 @@ def _evidence(f: Any, lang: str) -> str:
     out = []
     for e in f.evidence:
         recs = f" ({format_records(e.records, lang)})" if e.records else ""
-        out.append(f"{e.signal} = {format_value(e.signal, e.value, lang)}{recs}")
+        label = signal_label(e.signal).label[lang]
+        out.append(f"{label} = {format_value(e.signal, e.value, lang)}{recs}")
     return "; ".join(out)
 
 
@@ -73,12 +75,15 @@ def to_table(report: Report) -> str:
         name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
         out.append(f"{name} — {lab['levels'][r.risk_level]}")
         for f in sort_findings(r.findings):
-            out.append(
-                f"  [{lab['sev'][f.severity]}] {f.rule_id}{_about(f)} {_line(f.message[lang])}"
-            )
-            if f.status == "fired":
+            sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
+            out.append(f"  [{sev}] {f.rule_id}{_about(f)} {_line(f.message[lang])}")
+            if f.status in ("fired", "waived"):
                 out.append(f"      {lab['evidence']}: {_line(_evidence(f, lang))}")
             out.append(f"      {lab['advice']}: {_line(f.advice[lang])}")
+            if f.clear_when is not None:
+                out.append(f"      {lab['clear']}: {_line(f.clear_when.text[lang])}")
+            if f.waiver:
+                out.append(f"      {lab['waived_by']}: {_line(_waiver(f.waiver, lang))}")
     s = report.summary()
     out.append("")
     out.append(_summary_line(s, lang))
@@ -89,6 +94,11 @@ def to_table(report: Report) -> str:
 def _line(text: str) -> str:
     """CRM text inside one line of terminal output (no line break, no control character)."""
     return redact.one_line(text)
+
+
+def _waiver(w: Any, lang: str) -> str:
+    by = f" ({w['by']})" if w.get("by") else ""
+    return f"{w['until']}{by} — {w['reason']} [{w['where']}]"
 
 
 def _summary_line(s: dict[str, Any], lang: str) -> str:
@@ -117,12 +127,17 @@ def to_markdown(report: Report) -> str:
             out.append("")
             continue
         for f in sort_findings(r.findings):
-            head = f"{lab['sev'][f.severity]} {f.rule_id}{_md(_about(f))}"
+            sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
+            head = f"{sev} {f.rule_id}{_md(_about(f))}"
             out.append(f"- **{head}** {_md(f.message[lang])}")
             out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
-            if f.status == "fired":
+            if f.status in ("fired", "waived"):
                 out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")
             out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
+            if f.clear_when is not None:
+                out.append(f"  - {lab['clear']}: {_md(f.clear_when.text[lang])}")
+            if f.waiver:
+                out.append(f"  - {lab['waived_by']}: {_md(_waiver(f.waiver, lang))}")
         out.append("")
     out.append(_summary_line(report.summary(), lang))
     return term_safe("\n".join(out))

@@ -36,7 +36,7 @@ SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records|\.days)?")
+_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records|\.days|\|[^|{}]+\|[^|{}]+)?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,6 +113,11 @@ class Rule:
     advice: Mapping[str, str]
     source: str  # file:line
     tags: tuple[str, ...] = ()
+    title: Mapping[str, str] | None = None  # a few words naming the problem (notes)
+
+    def short(self, language: str) -> str:
+        """The rule's title, or its question when it has none."""
+        return (self.title or self.question)[language]
 
     @property
     def signals(self) -> list[str]:
@@ -440,6 +445,7 @@ def _build_rule(
         advice=raw["advice"],
         source=f"{path}:{_line(lines, at)}",
         tags=tuple(raw.get("tags") or ()),
+        title=raw.get("title"),
     )
 
 
@@ -460,7 +466,8 @@ def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
 
 def template_problems(text: str, names: set[str]) -> list[str]:
     """Placeholders in a message must be ``{signal}``, ``{signal.records}``, ``{signal.days}``
-    (the days a windowed signal observed) or ``{param}``."""
+    (the days a windowed signal observed), ``{param}`` or ``{name|singular|plural}`` (the
+    number followed by the noun form that agrees with it)."""
     out = []
     stripped = text.replace("{{", "").replace("}}", "")
     for m in _PLACEHOLDER.finditer(stripped):
@@ -469,7 +476,7 @@ def template_problems(text: str, names: set[str]) -> list[str]:
         if not nm:
             out.append(
                 f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}}, "
-                "{{signal.days}} or {{param}}"
+                "{{signal.days}}, {{param}} or {name|singular|plural}"
             )
         elif nm.group(1) not in names:
             out.append(f"unknown placeholder {{{inner}}}: not a signal or parameter")
@@ -478,16 +485,43 @@ def template_problems(text: str, names: set[str]) -> list[str]:
     return out
 
 
-def render_template(text: str, values: Mapping[str, str]) -> str:
+def render_template(
+    text: str,
+    values: Mapping[str, str],
+    *,
+    numbers: Mapping[str, float] | None = None,
+    language: str = "en",
+) -> str:
     """Fill placeholders from ``values`` (already formatted strings).  Never evaluates
-    anything: CRM text inside values is inserted as-is, not re-parsed."""
+    anything: CRM text inside values is inserted as-is, not re-parsed.
+
+    ``{name|one|other}`` becomes the formatted value and the noun form agreeing with
+    ``numbers[name]`` in ``language``.  The template's own text gets the language's
+    typography; inserted values are left exactly as they are.
+    """
+    from .text import plural, typography
 
     def sub(m: re.Match[str]) -> str:
-        return values.get(m.group(1), m.group(0))
+        inner = m.group(1)
+        if "|" in inner:
+            name, one, other = inner.split("|", 2)
+            if name in values and numbers is not None and name in numbers:
+                return f"{values[name]} {plural(numbers[name], one, other, language)}"
+            return m.group(0)
+        return values.get(inner, m.group(0))
+
+    def fill(chunk: str) -> str:
+        out, last = [], 0
+        for m in _PLACEHOLDER.finditer(chunk):
+            out.append(typography(chunk[last : m.start()], language))
+            out.append(sub(m))
+            last = m.end()
+        out.append(typography(chunk[last:], language))
+        return "".join(out)
 
     parts = text.split("{{")
     out = []
     for part in parts:
         subparts = part.split("}}")
-        out.append("}".join(_PLACEHOLDER.sub(sub, s) for s in subparts))
+        out.append("}".join(fill(s) for s in subparts))
     return "{".join(out)

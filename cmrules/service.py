@@ -18,7 +18,7 @@ from . import config as config_mod
 from . import decisions
 from . import findings as findings_mod
 from . import history as history_mod
-from . import notes as notes_mod
+from . import records as records_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
 from .connector import Connector, ConnectorContext, RenderedNote, connector_class
@@ -33,11 +33,14 @@ from .vocabulary import Vocabulary
 
 log = logging.getLogger("cmrules")
 
-WRITTEN = "written"  # a note was created (and flags updated)
-FLAGS_ONLY = "flags_updated"  # the note was already there (crash recovery): flags updated
-UNCHANGED = "unchanged"
-WOULD_WRITE = "would_write"
-FAILED = "failed"
+from .writer import (  # noqa: E402 - re-exported: the write statuses and the writer
+    FAILED,
+    FLAGS_ONLY,
+    UNCHANGED,
+    WOULD_WRITE,
+    WRITTEN,
+    write_back,
+)
 
 
 @dataclass
@@ -153,6 +156,7 @@ class RecordResult:
     decision_id: str | None = None  # its line in the decision log, once logged
     write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
     error: str | None = None
+    outcome: records_mod.Outcome | None = None  # waivers, history, language of the note
 
     @property
     def risk_level(self) -> str:
@@ -173,6 +177,17 @@ class RecordResult:
             "error": self.error,
             "decision_id": self.decision_id,
             "findings": [f.to_dict(language) for f in findings_mod.sort_findings(self.findings)],
+            **(self._extra() if self.outcome is not None else {}),
+        }
+
+    def _extra(self) -> dict[str, Any]:
+        assert self.outcome is not None
+        o = self.outcome
+        return {
+            "note_language": o.language,
+            "data_gaps": list(self.note.gaps),
+            "waivers": [w.to_dict() for w in o.waivers],
+            "history": o.history.to_dict(),
         }
 
 
@@ -185,6 +200,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
     def worst(self) -> int:
+        """Worst fired severity; waived findings do not count (``--fail-on``)."""
         ranks = [f.rank for r in self.records for f in r.findings if f.status == "fired"]
         return max(ranks, default=0)
 
@@ -202,9 +218,13 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         sev: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "info": 0}
+        waived = 0
         for r in self.records:
             for f in r.findings:
-                sev[f.severity] += 1
+                if f.status == findings_mod.WAIVED:
+                    waived += 1
+                else:
+                    sev[f.severity] += 1
         return {
             "records_evaluated": len(self.records),
             "notes_written": self.count(WRITTEN),
@@ -213,6 +233,7 @@ class Report:
             "would_write": self.count(WOULD_WRITE),
             "failed": self.count(FAILED),
             "findings": sev,
+            "waived": waived,
             **self.stats,
         }
 
@@ -231,6 +252,9 @@ def evaluate_dataset(
     A company is evaluated in every active engagement it has in ``ds`` (one note covering all
     its vendors); an ended engagement is not judged and the vendor is listed as former."""
     sets = session.rulesets
+    policy = records_mod.Policy.build(
+        session.rulebook, as_of, language, session.config.waivers, session.config.waiver_max_days
+    )
     results: list[RecordResult] = []
     only = None if company_ids is None else set(company_ids)
     vendor_ids = [v for v in dict.fromkeys(vendor_ids) if v in ds.organisations]
@@ -242,7 +266,25 @@ def evaluate_dataset(
         outcomes = sets.engine(profile).evaluate(
             subject_kind, {k: v.value for k, v in values.items()}
         )
-        return [findings_mod.build(rules.get(o.rule_id), o, subject, values) for o in outcomes]  # type: ignore[arg-type]
+        return [
+            findings_mod.build(rules.get(o.rule_id), o, subject, values, as_of)  # type: ignore[arg-type]
+            for o in outcomes
+        ]
+
+    def result(
+        subject: Organisation,
+        kind: str,
+        vendors: list[Organisation],
+        found: list[Finding],
+        values: dict[str, dict[str, SignalValue]],
+        profile: str,
+        former_vendors: list[Organisation] | None = None,
+    ) -> RecordResult:
+        out = records_mod.finish(policy, subject, found, vendors if kind == "company" else ())
+        return RecordResult(
+            subject, kind, vendors, out.findings, values, out.note, profile,
+            former_vendors=former_vendors or [], outcome=out,
+        )  # fmt: skip
 
     companies: list[str] = []
     for vid in vendor_ids:
@@ -261,10 +303,7 @@ def evaluate_dataset(
             profile = sets.select(vendor)
             values = compute(VendorContext(ds, vendor, as_of, session.settings(profile)))
             found = run(profile, "vendor", Subject(vendor.id, vendor.name, "vendor"), values)
-            note = notes_mod.render(vendor, found, language=language, as_of=as_of)
-            results.append(
-                RecordResult(vendor, "vendor", [vendor], found, {vid: values}, note, profile)
-            )
+            results.append(result(vendor, "vendor", [vendor], found, {vid: values}, profile))
 
     for cid in dict.fromkeys(companies):
         company = ds.organisations[cid]
@@ -283,58 +322,10 @@ def evaluate_dataset(
             per_vendor[agency.id] = values
             subject = Subject(company.id, company.name, "company", agency.id, agency.name)
             found.extend(run(profile, "company", subject, values))
-        note = notes_mod.render(company, found, language=language, as_of=as_of, vendors=vendors)
         results.append(
-            RecordResult(
-                company, "company", vendors, found, per_vendor, note, profile, former_vendors=former
-            )
+            result(company, "company", vendors, found, per_vendor, profile, former_vendors=former)
         )
     return results
-
-
-def write_back(
-    connector: Connector,
-    results: Iterable[RecordResult],
-    *,
-    dry_run: bool,
-    on_progress: Callable[[RecordResult], None] | None = None,
-) -> None:
-    """Change-only, idempotent write-back.  An unchanged record makes no call at all.
-
-    A failure on one record (a 4xx, a write refused) is recorded on that record and the run
-    goes on; auth failures and exhausted quotas stop the run (they would fail every record).
-    """
-    batch: list[RecordResult] = []
-    size = max(1, int(getattr(connector, "write_batch_size", 1)))
-
-    def flush() -> None:
-        if not batch:
-            return
-        outcomes = connector.apply_many([r.note for r in batch])
-        for r, outcome in zip(batch, outcomes, strict=True):
-            if outcome.error is not None:
-                r.write = FAILED
-                r.error = str(outcome.error)
-                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, r.error)
-            else:
-                r.write = WRITTEN if outcome.created else FLAGS_ONLY
-            if on_progress is not None:
-                on_progress(r)
-        batch.clear()
-
-    for r in results:
-        if r.subject.writeback.get("fingerprint") == r.note.fingerprint:
-            r.write = UNCHANGED
-        elif dry_run:
-            r.write = WOULD_WRITE
-        else:
-            batch.append(r)
-            if len(batch) >= size:
-                flush()
-            continue
-        if on_progress is not None:
-            on_progress(r)
-    flush()
 
 
 def parse_as_of(text: str | None) -> datetime:
@@ -377,6 +368,7 @@ def evaluate(
         language=language,
     )
     report = Report(as_of=as_of, language=language, records=results)
+    report.warnings.extend(run_notices(session, results, as_of, language))
     warnings = getattr(conn, "unmatched", None)
     if warnings:
         report.warnings.extend(warnings)
@@ -399,6 +391,32 @@ def _record(state_path: Path, as_of: datetime, command: str, results: list[Recor
         command=command,
         results=results,
     )
+
+
+def run_notices(
+    session: Session, results: list[RecordResult], as_of: datetime, language: str
+) -> list[str]:
+    """Waivers not applied (with where and why), and what only ops can provide — for the run
+    summary, never for notes."""
+    cfg = session.config
+    policy = records_mod.Policy.build(
+        session.rulebook, as_of, language, cfg.waivers, cfg.waiver_max_days
+    )
+    seen = [w for w in policy.config_waivers if not w.valid]
+    for r in results:
+        if r.outcome is not None:
+            seen.extend(w for w in r.outcome.waivers if not w.valid and w not in seen)
+    out = [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
+    gaps = records_mod.ops_gaps((f for r in results for f in r.findings), "en")
+    out.extend(f"data only ops can provide: {g}" for g in gaps)
+    return out
+
+
+def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
+    try:
+        return conn.vendors_of(company_ids)
+    except NotImplementedError:
+        return {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -446,6 +464,7 @@ def sync(
             )
         if on_start is not None:
             on_start(len(report.records))
+        report.warnings.extend(run_notices(session, report.records, as_of, language))
         warnings = getattr(conn, "unmatched", None)
         if warnings:
             report.warnings.extend(warnings)

@@ -44,7 +44,8 @@ def test_worst_first_and_both_languages(rulebook):
     en = notes.render(org, [low, high], language="en", as_of=AS_OF)
     fr = notes.render(org, [low, high], language="fr", as_of=AS_OF)
     assert en.text.index("CMR001") < en.text.index("CMR017")
-    assert "Risk level: high" in en.text and "Niveau de risque : élevé" in fr.text
+    assert en.text.startswith("High risk: 2 open flags. First step: Name a single project owner")
+    assert fr.text.startswith("Risque élevé\u202f: 2 points ouverts. À faire d’abord\u202f:")
     assert en.fingerprint != fr.fingerprint
     assert en.flags.rule_ids == ("CMR001", "CMR017") and en.flags.risk_level == "high"
 
@@ -79,11 +80,11 @@ def test_long_notes_are_truncated_with_a_count(rulebook):
     full = notes.render(org, fs, language="en", as_of=AS_OF)
     short = notes.render(org, fs, language="en", as_of=AS_OF, limit=len(full.html) - 200)
     assert len(short.html) <= len(full.html) - 200
-    assert "more finding(s)" in short.html
+    assert "… and 1 more (see" in short.html
     assert short.html.endswith(f"<p>cmrules:{short.fingerprint}</p>")
     assert len(notes.render(org, fs * 200, language="fr", as_of=AS_OF).html) <= 65_536
 
 
 def test_no_findings_note(rulebook):
     note = notes.render(Organisation("c1", "Acme", OrgKind.COMPANY), [], language="fr", as_of=AS_OF)
-    assert "Aucun risque détecté" in note.text and note.flags.risk_level == "none"
+    assert note.text.startswith("Aucun point ouvert.") and note.flags.risk_level == "none"

@@ -1,0 +1,145 @@
+"""From one record's raw findings to what is written on it: waivers, history, open-since dates,
+the note in the record's language, and the data-gap lines for ops.
+
+Used by :mod:`cmrules.service`; pure (no I/O), so every step is testable on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from . import flaghistory as history_mod
+from . import notes as notes_mod
+from . import waivers as waivers_mod
+from .connector import RenderedNote
+from .engine import CANNOT_ASSESS
+from .findings import Finding, cannot_assess_advice
+from .labels import signal_label
+from .model import Organisation
+from .rulebook import Rulebook
+from .signals import NOT_RECORDED, REGISTRY
+
+
+@dataclass
+class Policy:
+    """What applies to every record of a run: the rules' titles, the waivers from config."""
+
+    rulebook: Rulebook
+    as_of: datetime
+    language: str
+    max_days: int = waivers_mod.DEFAULT_MAX_DAYS
+    config_waivers: list[waivers_mod.Waiver] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        rulebook: Rulebook,
+        as_of: datetime,
+        language: str,
+        config_entries: Iterable[Mapping[str, Any]] = (),
+        max_days: int = waivers_mod.DEFAULT_MAX_DAYS,
+    ) -> Policy:
+        policy = cls(rulebook, as_of, language, max_days)
+        for entry in config_entries:
+            policy.config_waivers.extend(
+                waivers_mod.parse(
+                    entry,
+                    origin="config",
+                    where=str(entry.get("where", "config")),
+                    known_rules=policy.rule_ids,
+                    as_of=as_of,
+                    max_days=max_days,
+                )
+            )
+        return policy
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.id for r in self.rulebook]
+
+    @property
+    def titles(self) -> dict[str, dict[str, str]]:
+        return {r.id: {lang: r.short(lang) for lang in ("fr", "en")} for r in self.rulebook}
+
+    def record_waivers(self, subject: Organisation) -> list[waivers_mod.Waiver]:
+        """The waivers filled in on the record itself (CRM fields, local rows)."""
+        out: list[waivers_mod.Waiver] = []
+        for entry in subject.waivers:
+            out.extend(
+                waivers_mod.parse(
+                    entry,
+                    origin=str(entry.get("origin", "crm")),
+                    where=str(entry.get("where", f"{subject.source or 'record'} {subject.id}")),
+                    known_rules=self.rule_ids,
+                    as_of=self.as_of,
+                    max_days=self.max_days,
+                    record=subject.id,
+                    record_name=subject.name,
+                )
+            )
+        return out
+
+
+@dataclass
+class Outcome:
+    findings: list[Finding]
+    note: RenderedNote
+    history: history_mod.History
+    changes: history_mod.Changes
+    waivers: list[waivers_mod.Waiver]  # every waiver seen for this record (applied or not)
+    language: str
+
+
+def finish(
+    policy: Policy,
+    subject: Organisation,
+    found: Sequence[Finding],
+    vendors: Sequence[Organisation] = (),
+) -> Outcome:
+    """Apply waivers, update the record's history, date the open flags, render the note."""
+    own = policy.record_waivers(subject)
+    names = {v.id: v.name for v in vendors}
+    relevant = [w for w in policy.config_waivers if any(w.matches(f, names) for f in found)]
+    findings = waivers_mod.apply(found, [*own, *policy.config_waivers], names)
+    previous = history_mod.loads(subject.writeback.get("history"))
+    vendor_ids = [v.id for v in vendors] if subject.kind.value == "company" else None
+    hist, changes = history_mod.update(previous, findings, policy.as_of, vendor_ids=vendor_ids)
+    findings = [
+        replace(f, open_since=hist.open.get(f.key)) if f.status != CANNOT_ASSESS else f
+        for f in findings
+    ]
+    language = notes_mod.record_language(subject, policy.language)
+    note = notes_mod.render(
+        subject,
+        findings,
+        language=language,
+        as_of=policy.as_of,
+        vendor=vendors[0] if len(vendors) == 1 and subject.kind.value == "company" else None,
+        vendors=vendors,
+        history=hist,
+        changes=changes,
+        titles=policy.titles,
+    )
+    return Outcome(findings, note, hist, changes, [*own, *relevant], language)
+
+
+def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
+    """What only ops can provide — a source that records the data (e.g. a helpdesk) — for the
+    run summary and ``cmrules check``, never for notes."""
+    out: list[str] = []
+    for f in findings:
+        if f.status != CANNOT_ASSESS:
+            continue
+        for e in f.evidence:
+            if e.value is None and e.reason is not None and e.reason.code == NOT_RECORDED:
+                text = cannot_assess_advice([e], language)
+            elif e.value is None and signal_label(e.signal).gap is None and e.signal in REGISTRY:
+                text = REGISTRY[e.signal].missing[language]
+            else:
+                continue
+            if text not in out:
+                out.append(text)
+    return out

@@ -1,0 +1,77 @@
+"""Change-only, idempotent write-back of rendered notes, flags and history.
+
+Statuses per record: ``written`` (a note was created), ``flags_updated`` (the note was already
+there — crash recovery — or only the history changed), ``unchanged`` (no call at all),
+``would_write`` (dry run), ``failed``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .connector import Connector
+
+log = logging.getLogger("cmrules")
+
+WRITTEN = "written"  # a note was created (and flags updated)
+FLAGS_ONLY = "flags_updated"  # the note was already there (crash recovery): flags updated
+UNCHANGED = "unchanged"
+WOULD_WRITE = "would_write"
+FAILED = "failed"
+
+
+def unchanged(connector: Connector, r: Any) -> bool:
+    """Nothing to write: same note fingerprint, and the same history when the connector
+    stores one."""
+    if r.subject.writeback.get("fingerprint") != r.note.fingerprint:
+        return False
+    if getattr(connector, "stores_history", False):
+        return bool(r.subject.writeback.get("history", "") == r.note.flags.history)
+    return True
+
+
+def write_back(
+    connector: Connector,
+    results: Iterable[Any],
+    *,
+    dry_run: bool,
+    on_progress: Callable[[Any], None] | None = None,
+) -> None:
+    """Change-only, idempotent write-back.  An unchanged record makes no call at all.
+
+    A failure on one record (a 4xx, a write refused) is recorded on that record and the run
+    goes on; auth failures and exhausted quotas stop the run (they would fail every record).
+    """
+    batch: list[Any] = []
+    size = max(1, int(getattr(connector, "write_batch_size", 1)))
+
+    def flush() -> None:
+        if not batch:
+            return
+        outcomes = connector.apply_many([r.note for r in batch])
+        for r, outcome in zip(batch, outcomes, strict=True):
+            if outcome.error is not None:
+                r.write = FAILED
+                r.error = str(outcome.error)
+                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, r.error)
+            else:
+                r.write = WRITTEN if outcome.created else FLAGS_ONLY
+            if on_progress is not None:
+                on_progress(r)
+        batch.clear()
+
+    for r in results:
+        if unchanged(connector, r):
+            r.write = UNCHANGED
+        elif dry_run:
+            r.write = WOULD_WRITE
+        else:
+            batch.append(r)
+            if len(batch) >= size:
+                flush()
+            continue
+        if on_progress is not None:
+            on_progress(r)
+    flush()
