@@ -60,7 +60,7 @@ def test_table_keeps_crm_text_on_its_line(tmp_path):
     for ch in BAD:
         assert ch not in res.output
     # the evidence line naming the contacts is one line
-    evidence = [x for x in res.output.splitlines() if "directing_contacts = 2" in x]
+    evidence = [x for x in res.output.splitlines() if "project owners = 2" in x]
     assert evidence and "injected" in evidence[0]
 
 
