@@ -88,6 +88,7 @@ def to_table(report: Report) -> str:
     out.append("")
     out.append(_summary_line(s, lang))
     out.extend(f"! {_line(w)}" for w in report.warnings)
+    out.extend(f"i {lab['ops']}: {_line(g)}" for g in s.get("ops_data_gaps", []))
     return term_safe("\n".join(out))
 
 

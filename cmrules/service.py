@@ -369,6 +369,7 @@ def evaluate(
     )
     report = Report(as_of=as_of, language=language, records=results)
     report.warnings.extend(run_notices(session, results, as_of, language))
+    report.stats["ops_data_gaps"] = ops_gaps(results)
     warnings = getattr(conn, "unmatched", None)
     if warnings:
         report.warnings.extend(warnings)
@@ -396,8 +397,7 @@ def _record(state_path: Path, as_of: datetime, command: str, results: list[Recor
 def run_notices(
     session: Session, results: list[RecordResult], as_of: datetime, language: str
 ) -> list[str]:
-    """Waivers not applied (with where and why), and what only ops can provide — for the run
-    summary, never for notes."""
+    """Waivers not applied, with where and why (run warnings; never silently dropped)."""
     cfg = session.config
     policy = records_mod.Policy.build(
         session.rulebook, as_of, language, cfg.waivers, cfg.waiver_max_days
@@ -406,10 +406,12 @@ def run_notices(
     for r in results:
         if r.outcome is not None:
             seen.extend(w for w in r.outcome.waivers if not w.valid and w not in seen)
-    out = [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
-    gaps = records_mod.ops_gaps((f for r in results for f in r.findings), "en")
-    out.extend(f"data only ops can provide: {g}" for g in gaps)
-    return out
+    return [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
+
+
+def ops_gaps(results: list[RecordResult]) -> list[str]:
+    """Data only ops can provide (connect or declare a source), for the run summary."""
+    return records_mod.ops_gaps((f for r in results for f in r.findings), "en")
 
 
 def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
@@ -465,6 +467,7 @@ def sync(
         if on_start is not None:
             on_start(len(report.records))
         report.warnings.extend(run_notices(session, report.records, as_of, language))
+        report.stats["ops_data_gaps"] = ops_gaps(report.records)
         warnings = getattr(conn, "unmatched", None)
         if warnings:
             report.warnings.extend(warnings)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cmrules import notes, service
-from cmrules.engine import CANNOT_ASSESS, FIRED
+from cmrules import service
 from cmrules.model import OrgKind
 from cmrules.text import NNBSP
 
@@ -71,11 +70,11 @@ def test_french_typography_and_plurals(records):
         assert not re.search(r"[ \u00a0][:;!?]", text)  # a narrow no-break space, always
         assert f"Risque élevé{NNBSP}:" in text
         assert "0,33 réunion par mois" in text  # below 2 is singular in French
-        assert "9 points ouverts" in text and "1 point ouvert" in text
+        assert "5 points ouverts" in text and "1 point ouvert" in text
     else:
         assert NNBSP not in text and " :" not in text
         assert "0.33 meetings per month" in text  # only exactly 1 is singular in English
-        assert "9 open flags" in text and "1 open flag." in text
+        assert "5 open flags" in text and "1 open flag." in text
 
 
 def test_layout_verdict_first_then_since_then_flags_worst_first(records):
@@ -104,17 +103,21 @@ def test_layout_verdict_first_then_since_then_flags_worst_first(records):
     assert "helpdesk" not in medina.note.text
 
 
-def test_budget_three_flags_three_gaps_in_twelve_lines(records):
-    """A company with 3 open flags and 3 data gaps fits in 12 lines (footer included)."""
+def test_budget_three_flags_three_gaps_in_twelve_lines(records, tmp_path):
+    """A company with 3 open flags and 3 data gaps fits in 12 lines (footer included):
+    Banque Coopérative Alpine, with a stricter offer-revision threshold making a third flag."""
     lang, recs = records
-    clinique = next(r for r in recs if r.subject.name == "Clinique Saint-Éloi")
-    fired = [f for f in clinique.findings if f.status == FIRED][:3]
-    gaps = [f for f in clinique.findings if f.status == CANNOT_ASSESS]
-    note = notes.render(
-        clinique.subject, fired + gaps, language=lang, as_of=AS_OF, vendors=clinique.vendors
-    )
-    n, fields = notes.gaps(gaps, lang)
-    assert n == 3 and len(fields) == 3
-    assert len(note.text.splitlines()) <= 12, note.text
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text("rules:\n  params:\n    CMR007: {max_days_without_revision: 30}\n")
+    session = service.open_session(str(cfg))
+    try:
+        rep = service.evaluate(
+            session, company="Banque Coopérative Alpine", as_of=AS_OF, language=lang, write=False
+        )
+    finally:
+        session.close()
+    (alpine,) = rep.records
+    assert len(alpine.note.flags.rule_ids) == 3 and len(alpine.note.gaps) == 3
+    assert len(alpine.note.text.splitlines()) <= 12, alpine.note.text
     for r in recs:  # and every demo note stays within 5 lines + 2 per open flag
         assert len(r.note.text.splitlines()) <= 5 + 2 * len(r.note.flags.rule_ids), r.note.text

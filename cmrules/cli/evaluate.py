@@ -140,6 +140,8 @@ def sync(
         click.echo(_summary_line(summary, report.language))
         for w in report.warnings:
             click.echo(f"! {w}", err=True)
+        for g in summary.get("ops_data_gaps", []):
+            click.echo(f"i data only ops can provide: {g}", err=True)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
     if summary["failed"]:
         code = EXIT_PARTIAL

@@ -122,7 +122,7 @@ def render(
     names = {v.id: one_line(v.name) for v in (*vendors, *([vendor] if vendor else []))}
 
     lines: list[tuple[str, str]] = [_verdict(fired, waived, level, language)]
-    if changes is not None:
+    if changes is not None and (changes or (history is not None and history.log)):
         lines.append(_since(changes, history, language, titles or {}, names))
     blocks: list[list[tuple[str, str]]] = []
     groups = _by_vendor(subject, [*fired, *waived], vendor, names)
