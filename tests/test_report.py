@@ -274,3 +274,39 @@ def test_cli_errors_are_one_line(tmp_path, args, needle):
     assert res.exit_code == 2
     assert needle in res.output
     assert "Traceback" not in res.output
+
+
+def test_data_gaps_follow_the_unknown_reason(rulebook):
+    """Too early to judge is no data gap; a source that records no proposals is one to connect,
+    apart from a field left empty."""
+    from types import SimpleNamespace
+
+    from cmrules.engine import CANNOT_ASSESS, Outcome
+    from cmrules.findings import Subject, build
+    from cmrules.signals import SignalValue
+    from cmrules.signals.base import not_recorded, too_early
+
+    def cannot(rule_id, cid, values):
+        rule = rulebook.get(rule_id)
+        subject = Subject(cid, cid, "company", "v1")
+        return build(rule, Outcome(rule_id, CANNOT_ASSESS), subject, values)
+
+    records = [
+        SimpleNamespace(findings=[
+            cannot("CMR015", "c1", {"proposals_90d": too_early(20, 90)}),
+            cannot("CMR017", "c1", {"escalation_plan": SignalValue(None)}),
+        ]),
+        SimpleNamespace(findings=[
+            cannot("CMR015", "c2", {"proposals_90d": not_recorded("HubSpot", "proposal")}),
+            cannot("CMR017", "c2", {"escalation_plan": SignalValue(None)}),
+        ]),
+    ]  # fmt: skip
+    gaps, waiting = aggregate.data_gaps(records, "en")
+    assert waiting == 1  # c1's proposals only wait for 90 days of relationship
+    by_signal = {g.signal: g for g in gaps}
+    assert by_signal["escalation_plan"].findings == 2 and by_signal["escalation_plan"].records == 2
+    assert by_signal["proposals_90d"].findings == 1
+    assert "not recorded" not in by_signal["proposals_90d"].fix  # the fix, not the symptom
+    assert "HubSpot" in by_signal["proposals_90d"].fix and "connect a source" in (
+        by_signal["proposals_90d"].fix
+    )

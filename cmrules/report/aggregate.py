@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..findings import Finding, sort_findings
+from ..findings import Finding, cannot_assess_advice, sort_findings
 from ..history import SEVERITIES, Run, VendorCounts
 from ..rulebook import SEVERITY_RANK, Rulebook
-from ..signals import REGISTRY
+from ..signals import TOO_EARLY
 from ..values import iso
 from .labels import CRITERION_IDS
 
@@ -153,6 +153,7 @@ class Portfolio:
     trend: list[TrendPoint] = field(default_factory=list)
     history_runs: int = 0
     history_skipped: int = 0
+    waiting: int = 0  # cannot-assess findings that are only too early to judge
 
     @property
     def clients(self) -> int:
@@ -199,6 +200,7 @@ class Portfolio:
                 }
                 for v in self.vendors
             ],  # fmt: skip
+            "too_early_to_judge": self.waiting,
             "data_gaps": [
                 {
                     "signal": g.signal,
@@ -319,6 +321,7 @@ def build_portfolio(
     sections.sort(key=lambda s: (-s.open_flags, s.name.casefold()))
 
     risk = Counter(_risk(r.findings) for r in items)
+    gaps, waiting = data_gaps(items, language)
     return Portfolio(
         as_of=as_of,
         language=language,
@@ -327,7 +330,8 @@ def build_portfolio(
         risk={lvl: risk[lvl] for lvl in RISK_LEVELS},
         vendors=sections,
         top=top_issues(items, language),
-        gaps=data_gaps(items, language),
+        gaps=gaps,
+        waiting=waiting,
         trend=trend(runs, set(vendor_records), as_of),
         history_runs=len(runs),
         history_skipped=history_skipped,
@@ -363,26 +367,36 @@ def top_issues(results: Iterable[Any], language: str, n: int = 3) -> list[TopIss
     return issues[:n]
 
 
-def data_gaps(results: Iterable[Any], language: str) -> list[Gap]:
-    """Missing signals ranked by the cannot-assess findings they take part in."""
-    findings: Counter[str] = Counter()
-    records: dict[str, set[tuple[str, str, str | None]]] = {}
-    rules: dict[str, set[str]] = {}
+def data_gaps(results: Iterable[Any], language: str) -> tuple[list[Gap], int]:
+    """Missing data ranked by the cannot-assess findings it takes part in, and the number of
+    cannot-assess findings that only wait for time (too early to judge: nothing to fill in).
+
+    A gap is a signal with the fix its reason calls for: fill in a field (missing), or record
+    that kind of activity / connect a source that records it (not recorded by the source).
+    """
+    findings: Counter[tuple[str, str]] = Counter()
+    records: dict[tuple[str, str], set[tuple[str, str, str | None]]] = {}
+    rules: dict[tuple[str, str], set[str]] = {}
+    waiting = 0
     for r in results:
         for f in r.findings:
             if f.status == "fired":
                 continue
-            for signal in f.missing:
-                findings[signal] += 1
-                records.setdefault(signal, set()).add(_key(f))
-                rules.setdefault(signal, set()).add(f.rule_id)
-    gaps = [
-        Gap(s, n, len(records[s]), tuple(sorted(rules[s])),
-            REGISTRY[s].missing[language] if s in REGISTRY else s)
-        for s, n in findings.items()
-    ]  # fmt: skip
-    gaps.sort(key=lambda g: (-g.findings, -g.records, g.signal))
-    return gaps
+            unknown = [e for e in f.evidence if e.value is None]
+            gaps = [e for e in unknown if e.reason is None or e.reason.code != TOO_EARLY]
+            if unknown and not gaps:
+                waiting += 1
+            for e in gaps:
+                key = (e.signal, cannot_assess_advice([e], language))
+                findings[key] += 1
+                records.setdefault(key, set()).add(_key(f))
+                rules.setdefault(key, set()).add(f.rule_id)
+    out = [
+        Gap(s, n, len(records[(s, fix)]), tuple(sorted(rules[(s, fix)])), fix)
+        for (s, fix), n in findings.items()
+    ]
+    out.sort(key=lambda g: (-g.findings, -g.records, g.signal))
+    return out, waiting
 
 
 def trend(runs: Sequence[Run], vendor_ids: set[str], as_of: datetime) -> list[TrendPoint]:
