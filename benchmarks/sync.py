@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 import tempfile
@@ -180,6 +181,7 @@ def run_sync(
     from cmrules import service
 
     state = Path(tempfile.mkdtemp(prefix="cmrules-bench-")) / "state.json"
+    os.environ["CMRULES_HOME"] = str(state.parent)  # the decision log too, not the user's
     results = []
 
     def one(label: str, full: bool) -> dict:

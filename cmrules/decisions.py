@@ -259,7 +259,7 @@ def log(
         ids.append(e["decision_id"])
         lines.append(redact.redact(json.dumps(e, ensure_ascii=False, default=str)) + "\n")
     if lines:
-        _append(path, "".join(lines).encode(), settings)
+        _append(path, [x.encode() for x in lines], settings)
     return ids
 
 
@@ -271,21 +271,33 @@ def log_run(
         dry_run=dry_run)  # fmt: skip
 
 
-def _append(path: Path, data: bytes, settings: Settings) -> None:
+def _append(path: Path, lines: list[bytes], settings: Settings) -> None:
+    """Append whole lines; a file never grows past ``max_bytes`` (unless one line does):
+    a large run spreads over several files."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = os.open(path.with_suffix(".lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         size = path.stat().st_size if path.exists() else 0
-        if size and size + len(data) > settings.max_bytes:
-            _rotate(path, settings.keep)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        chunk: list[bytes] = []
+        for line in lines:
+            if size and size + len(line) > settings.max_bytes:
+                _write(path, chunk)
+                _rotate(path, settings.keep)
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+        _write(path, chunk)
     finally:
         os.close(lock)  # releases the flock
+
+
+def _write(path: Path, lines: list[bytes]) -> None:
+    if not lines:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "ab") as fh:  # writes every byte
+        fh.write(b"".join(lines))
 
 
 def _rotate(path: Path, keep: int) -> None:

@@ -227,3 +227,24 @@ def test_a_rule_file_edited_during_a_run_is_logged_as_the_run_read_it(
     assert ("CMR011", "low") in {(f.rule_id, f.severity) for f in record.findings}  # as read
     code, out, _ = _cli("--config", str(config), "replay", str(record.decision_id))
     assert code == 0 and "identical" in out
+
+
+def test_one_large_run_spreads_over_files_no_larger_than_max_bytes(
+    config: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "audit" / "decisions.jsonl"
+    config.write_text(
+        config.read_text("utf-8") + f"decisions: {{path: {log}, max_bytes: 8000, keep: 20}}\n",
+        "utf-8",
+    )
+    code, out, _ = _cli("--config", str(config), "sync", "--as-of", AS_OF)
+    assert code == 0, out
+    files = list(log.parent.glob("decisions.jsonl*"))
+    assert len(files) > 3
+    for p in files:  # at most max_bytes, or a single line longer than that
+        assert p.stat().st_size <= 8000 or len(p.read_text("utf-8").splitlines()) == 1
+    lines = [x for p in files for x in p.read_text("utf-8").splitlines()]
+    assert len(lines) == 15 and all(json.loads(x)["command"] == "sync" for x in lines)
+    oldest = json.loads(max(files, key=lambda p: p.name).read_text("utf-8").splitlines()[0])
+    code, out, _ = _cli("--config", str(config), "replay", oldest["decision_id"])
+    assert code == 0 and "identical" in out
