@@ -43,6 +43,7 @@ from requests_oauth2client.exceptions import (
     UnauthorizedClient,
 )
 
+from . import redact
 from .errors import AuthError, ConfigError, ConnectorError
 
 log = logging.getLogger("cmrules.oauth")
@@ -119,6 +120,7 @@ def token_call(
             sleep(delay)
             attempt += 1
             continue
+        redact.register(token.access_token, token.refresh_token)  # blanked if ever logged
         expires_in = _expires_in(token, lifetime)
         extra = token.kwargs if isinstance(token.kwargs, dict) else {}
         refresh_lifetime = extra.get("refresh_token_expires_in")
@@ -268,6 +270,7 @@ class RefreshTokenFile:
             if not isinstance(token, str) or not token or not isinstance(client_id, str):
                 raise ValueError("empty")
             expires = data.get("expires_at")
+            redact.register(token)
             return StoredRefreshToken(
                 refresh_token=token,
                 client_id=client_id,

@@ -32,9 +32,9 @@ def zd(monkeypatch, tmp_path):
         yield scenario(rsps)
 
 
-def evaluate(tmp_path, *extra: str):
+def evaluate(tmp_path, *extra: str, config: str = CONFIG):
     cfg = tmp_path / "cmrules.yaml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(config)
     args = [
         "-vv",
         "--config",
@@ -76,3 +76,30 @@ def test_cli_evaluate_writes_zendesk_notes_then_nothing(zd, tmp_path):
     assert summary.get("write_calls", 0) == 0
     assert summary["unchanged"] == summary["records_evaluated"] == 3
     assert json.loads(first.stdout)["summary"]["notes_written"] == 3
+
+
+def test_cli_oauth_run_longer_than_the_token_lifetime_shows_no_failure(zd, tmp_path, monkeypatch):
+    # Zendesk's clock runs ahead of cmrules' (every call "takes" 4 minutes on the server, tokens
+    # live 5): tokens die mid-run without cmrules seeing it coming; each refused call is renewed
+    # and re-sent once, and the user sees a normal run
+    from zendesk_fake import CLIENT_ID, CLIENT_SECRET, Clock
+
+    monkeypatch.setenv("ZENDESK_OAUTH_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ZENDESK_OAUTH_CLIENT_SECRET", CLIENT_SECRET)
+    zd.require_auth = None
+    zd.clock = Clock()
+    zd.seconds_per_call = 240
+    zd.oauth_lifetime_cap = 301
+    result = evaluate(
+        tmp_path,
+        config="source: zendesk\nlanguage: en\nzendesk:\n  subdomain: acme\n"
+        "  auth: oauth_client_credentials\n",
+    )
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert report["summary"]["notes_written"] == 3 and report["summary"]["failed"] == 0
+    assert "Error" not in result.output and "401" not in result.output
+    assert len(zd.refused) >= 2  # tokens really expired during the run ...
+    assert all(r[2] == "invalid_token" for r in zd.refused)
+    assert len(zd.token_requests) == len(zd.refused) + 1  # ... one renewal each, no storm
+    assert CLIENT_SECRET not in result.output

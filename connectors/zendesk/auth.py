@@ -230,6 +230,7 @@ def apply_auth(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     retries: int = 3,
+    backoff: float = 1.0,
 ) -> BearerAuth | None:
     """Set up ``session`` for ``creds``; returns the renewing auth handler for OAuth kinds."""
     if creds.kind == "api_token":
@@ -241,20 +242,24 @@ def apply_auth(
     token_session = requests.Session()  # the token endpoint never sees the API bearer
     client = oauth_client(creds, base_url, token_session)
     credential = f"Zendesk {creds.label}"
+
+    def call(grant: Callable[[], Any]) -> TokenGrant:
+        return token_call(
+            grant,
+            credential=credential,
+            fix=_fix(creds),
+            clock=clock,
+            lifetime=creds.lifetime,
+            sleep=sleep,
+            retries=retries,
+            backoff=backoff,
+        )
+
     if creds.kind == "oauth_client_credentials":
 
-        def grant() -> Any:
-            return client.client_credentials(scope=creds.scope, expires_in=creds.lifetime)
-
         def mint() -> TokenGrant:
-            return token_call(
-                grant,
-                credential=credential,
-                fix=_fix(creds),
-                clock=clock,
-                lifetime=creds.lifetime,
-                sleep=sleep,
-                retries=retries,
+            return call(
+                lambda: client.client_credentials(scope=creds.scope, expires_in=creds.lifetime)
             )
 
     else:
@@ -272,14 +277,8 @@ def apply_auth(
                     f"{store.path}: the refresh token belongs to another OAuth client; run "
                     "`cmrules zendesk login` again"
                 )
-            new = token_call(
-                lambda: client.refresh_token(stored.refresh_token, expires_in=creds.lifetime),
-                credential=credential,
-                fix=_fix(creds),
-                clock=clock,
-                lifetime=creds.lifetime,
-                sleep=sleep,
-                retries=retries,
+            new = call(
+                lambda: client.refresh_token(stored.refresh_token, expires_in=creds.lifetime)
             )
             if new.refresh_token:  # rotated: the old one is dead, save before any use
                 store.save(new.refresh_token, stored.client_id, new.refresh_expires_in)

@@ -113,6 +113,7 @@ def make_client(
         clock=clock,
         sleep=sleep,
         retries=policy.max_retries,
+        backoff=policy.backoff_base,
     )
     client = ZendeskClient(
         settings.base_url,
