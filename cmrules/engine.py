@@ -42,17 +42,15 @@ import json
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine as _core
 
 from .errors import EngineError, RuleFileError
+from .model import CANNOT_ASSESS, FIRED, Outcome  # outcome types live in the model
 from .rulebook import All, Cmp, Condition, Not, Rule, Rulebook
 from .signals import REGISTRY, coerce
 
-FIRED = "fired"
-CANNOT_ASSESS = "cannot_assess"
 _FALSE = "false"  # internal: the condition is definitely false
 MAX_GROUPS = 15  # $and/$or nodes durable_rules accepts in one condition (16 -> error 113)
 DISCRIMINATOR = "_k"
@@ -63,12 +61,6 @@ _INT_LIMIT = 2**62
 SENTINEL = "zz_sentinel"
 _OUT_OF_SLOTS = "durable_rules ran out of session slots; the engine was reset"
 _NO_COMPILE = "could not compile the rules into durable_rules"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    rule_id: str
-    status: str  # FIRED | CANNOT_ASSESS
 
 
 def normalise_number(value: int | float) -> int | float | None:

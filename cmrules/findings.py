@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from .clearing import ClearWhen, clear_when
-from .engine import CANNOT_ASSESS, FIRED, Outcome
 from .labels import record_label, signal_label
+from .model import CANNOT_ASSESS, FIRED, Outcome
 from .redact import one_line
 from .rulebook import SEVERITY_RANK, Rule, render_template
 from .signals import MISSING, NOT_RECORDED, REGISTRY, TOO_EARLY, WHAT_LABELS, Reason, SignalValue

@@ -14,6 +14,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+#: a rule's outcome for a record: it fired, or it could not be assessed (data missing).
+#: Rules that neither fired nor lacked data have no outcome.
+FIRED = "fired"
+CANNOT_ASSESS = "cannot_assess"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One rule's outcome for one record (the engine's result, the findings' input)."""
+
+    rule_id: str
+    status: str  # FIRED | CANNOT_ASSESS
+
 
 class OrgKind(StrEnum):
     COMPANY = "company"  # a client company that outsources (or considers outsourcing) its CM

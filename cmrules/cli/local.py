@@ -33,20 +33,22 @@ def local_import(ctx: click.Context, file: str, keep_demo: bool) -> None:
     Example:
       cmrules local import examples/import-example.yaml
     """
-    from ..connectors.local import LocalConnector, import_file
     from ..errors import ConfigError
 
     session = open_session(ctx)
-    conn = session.connector
-    if not isinstance(conn, LocalConnector):
+    conn = session.connector  # built through the entry-point registry, like every connector
+    importer = getattr(conn, "import_file", None)
+    if conn.name != "local" or importer is None:
         raise ConfigError(
             f"'local import' needs source: local (this config uses {session.config.source})"
         )
-    counts = import_file(conn, file, replace_demo=not keep_demo)
+    counts = importer(file, replace_demo=not keep_demo)
     if counts.pop("demo_replaced", 0):
         click.echo("replaced the bundled demo data with yours (use --keep-demo to keep the demo)")
     click.echo(
-        "imported " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f" into {conn.path}"
+        "imported "
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f" into {getattr(conn, 'path', conn.describe())}"
     )
 
 
@@ -54,10 +56,8 @@ def local_import(ctx: click.Context, file: str, keep_demo: bool) -> None:
 @click.pass_context
 def local_path(ctx: click.Context) -> None:
     """Print the local database path (creating it from the demo if needed)."""
-    from ..connectors.local import LocalConnector
-
     session = open_session(ctx)
     conn = session.connector
-    if isinstance(conn, LocalConnector):
-        _ = conn.db
-        click.echo(str(conn.path))
+    if conn.name == "local":
+        conn.setup()  # creates the database from the demo if needed
+        click.echo(str(getattr(conn, "path", "")))

@@ -90,6 +90,10 @@ class LocalConnector(Connector):
                 self.created = True
         return self._db
 
+    def import_file(self, path: Path | str, replace_demo: bool = False) -> dict[str, int]:
+        """Load a YAML/JSON file into this database (see :func:`.importer.import_file`)."""
+        return import_file(self, path, replace_demo=replace_demo)
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
