@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -194,6 +194,19 @@ class Connector(ABC):
     def describe(self) -> str:
         """Where the data lives, for messages (no secrets)."""
         return self.name
+
+    @classmethod
+    def login(
+        cls,
+        section: Mapping[str, Any],
+        where: str,
+        ask: Callable[[Any], str],
+        say: Callable[[str], None],
+    ) -> str:
+        """Interactive one-time authorisation (``cmrules <name> login``), for connectors whose
+        credentials need a person's consent.  ``say`` shows text, ``ask(request)`` returns the
+        person's answer.  Returns where the resulting credential was stored."""
+        raise ConfigError(f"the {cls.name} connector has no interactive login")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""

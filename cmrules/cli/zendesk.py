@@ -38,32 +38,16 @@ def login(ctx: click.Context) -> None:
       cmrules --config cmrules.yaml zendesk login
     """
     from .. import config as config_mod
-    from ..connectors.zendesk.auth import complete_login, login_request
-    from ..connectors.zendesk.settings import parse_settings
-    from ..errors import ConfigError
+    from ..connector import connector_class
 
     cfg = config_mod.load(config_mod.find_config(ctx.find_root().obj["config"]))
     section = cfg.section("zendesk")
     redact.register_section(section)
     where = f"{cfg.path}" if cfg.path else "your config"
-    settings = parse_settings(
-        {**section, "auth": section.get("auth") or "oauth_refresh_token"}, where
+    # the connector is reached through the entry-point registry, like every connector
+    path = connector_class("zendesk").login(
+        section, where, ask=ask_redirect, say=lambda text: click.echo(text, err=True)
     )
-    creds = settings.credentials
-    if creds.kind not in ("oauth_refresh_token", "oauth_client_credentials"):
-        raise ConfigError(
-            f"zendesk section of {where}: `cmrules zendesk login` needs an OAuth client; set "
-            "`auth: oauth_refresh_token` and ZENDESK_OAUTH_CLIENT_ID / "
-            "ZENDESK_OAUTH_CLIENT_SECRET (docs/zendesk.md, Connecting)"
-        )
-    request = login_request(creds, settings.base_url)
-    click.echo(
-        "Open this address in a browser, signed in to Zendesk as the admin cmrules acts for, "
-        "and allow access:\n\n  " + request.uri + "\n\nThen paste the address the browser was "
-        f"sent to (it starts with {creds.redirect_uri}).",
-        err=True,
-    )
-    path = complete_login(creds, settings.base_url, request, ask_redirect(request))
     click.echo(f"zendesk: refresh token saved in {path} (mode 0600)")
     if section.get("auth") != "oauth_refresh_token":
         click.echo("zendesk: set `auth: oauth_refresh_token` in the zendesk section to use it")

@@ -41,11 +41,11 @@ from cmrules.connector import (
     RenderedNote,
     StoredNote,
 )
-from cmrules.errors import AuthError
+from cmrules.errors import AuthError, ConfigError
 from cmrules.model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
 from cmrules.sources import Helpdesk, MatchCandidate
 
-from .auth import credential_lines
+from .auth import complete_login, credential_lines, login_request
 from .client import make_client
 from .mappers import ZendeskMapper
 from .reader import ZendeskReader
@@ -96,6 +96,34 @@ class ZendeskConnector(Connector, Helpdesk):
         self.writer = ZendeskWriter(self.client, self.streams, self.options)
         for warning in self.options.credentials.warnings():
             self._warn(warning)
+
+    @classmethod
+    def login(
+        cls,
+        section: Mapping[str, Any],
+        where: str,
+        ask: Callable[[Any], str],
+        say: Callable[[str], None],
+    ) -> str:
+        """The authorisation-code flow with PKCE: print the consent URL, exchange the code
+        from the address the browser was sent to, store the refresh token (0600 file)."""
+        settings = parse_settings(
+            {**section, "auth": section.get("auth") or "oauth_refresh_token"}, where
+        )
+        creds = settings.credentials
+        if creds.kind not in ("oauth_refresh_token", "oauth_client_credentials"):
+            raise ConfigError(
+                f"zendesk section of {where}: `cmrules zendesk login` needs an OAuth client; set "
+                "`auth: oauth_refresh_token` and ZENDESK_OAUTH_CLIENT_ID / "
+                "ZENDESK_OAUTH_CLIENT_SECRET (docs/zendesk.md, Connecting)"
+            )
+        request = login_request(creds, settings.base_url)
+        say(
+            "Open this address in a browser, signed in to Zendesk as the admin cmrules acts for, "
+            "and allow access:\n\n  " + request.uri + "\n\nThen paste the address the browser "
+            f"was sent to (it starts with {creds.redirect_uri})."
+        )
+        return str(complete_login(creds, settings.base_url, request, ask(request)))
 
     def describe(self) -> str:
         """The Zendesk site, for messages."""
