@@ -1,12 +1,11 @@
-"""The import-linter contracts in pyproject.toml (run by `make lint`) are live: they name every
-core module, and they break when a violation is introduced into a copy of the package."""
+"""The import-linter contracts in pyproject.toml (run by `make lint`) are live: each breaks when
+a violation is introduced into a copy of the package."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,24 +13,7 @@ import pytest
 import cmrules
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["importlinter"]
 PACKAGE = Path(cmrules.__file__).resolve().parent
-
-
-def contract(name_start: str) -> dict:
-    (found,) = [c for c in CONFIG["contracts"] if c["name"].startswith(name_start)]
-    return found
-
-
-def test_core_contract_names_every_core_module():
-    # a new core module must be listed, or it could import a connector unchecked
-    children = {
-        f"cmrules.{p.stem}"
-        for p in PACKAGE.iterdir()
-        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
-    }
-    core = set(contract("The core never imports a connector")["source_modules"])
-    assert core == children - {"cmrules.connectors"}
 
 
 def lint_copy(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess[str]:
