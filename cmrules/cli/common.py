@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from .. import redact
-from ..rulebook import SEVERITY_RANK
 from .app import EXIT_FINDINGS
 
 
@@ -66,6 +65,8 @@ def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = 
 
 
 def fail_on_exit(report: Any, fail_on: str | None) -> int:
+    from ..rulebook import SEVERITY_RANK  # lazily: --help and --version stay fast
+
     if fail_on and report.worst() >= SEVERITY_RANK[fail_on]:
         return EXIT_FINDINGS
     return 0

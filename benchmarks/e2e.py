@@ -1,0 +1,132 @@
+"""End-to-end benchmark: the real ``cmrules`` CLI on generated local portfolios, against the
+engine alone, in one run.
+
+For each portfolio size (clients of one agency, see ``benchmarks/portfolio.py``):
+
+* **CLI**: ``cmrules evaluate --vendor <agency> --format json --no-write`` in a child process
+  (output to /dev/null): its CPU time (user + system, from ``wait4``) and its peak RSS;
+* **engine only**: ``Engine.evaluate`` on the signal values of the same clients (computed
+  beforehand), CPU time, measured half before and half after the CLI run so that a load
+  change on the shared machine hits both sides;
+
+and prints both rates in companies per CPU-second, their ratio (target >= 0.50) and the peak
+RSS (target < 400 MB).  ``--sync`` also runs ``cmrules sync --full --dry-run`` over the
+portfolio.  Start-up: CPU time of ``cmrules --version`` and ``--help`` (target < 150 ms).
+
+    python benchmarks/e2e.py                 # 1,000 and 20,000 clients
+    python benchmarks/e2e.py --with-200k     # and 200,000 (builds a ~500 MB store; minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import portfolio  # noqa: E402
+
+CLI = [sys.executable, "-c", "from cmrules.cli import main; main()"]
+
+
+def child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """CPU seconds and peak RSS (MB) of one CLI run; output discarded, errors shown."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(CLI + args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"cmrules {' '.join(args)} failed: {err.read().decode()[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def engine_side(store: Path, sample: int) -> tuple[list[list[dict[str, object]]], object]:
+    """Signal values of the first ``sample`` clients, per client and vendor, and an engine."""
+    from cmrules import rulebook
+    from cmrules.connectors.local.connector import LocalConnector
+    from cmrules.engine import Engine
+    from cmrules.signals import CompanyContext, compute
+
+    conn = LocalConnector({"path": str(store), "demo": False})
+    ds = conn.load([portfolio.BIG])
+    clients = [e.company_id for e in ds.engagements_of_vendor(portfolio.BIG)][:sample]
+    others = {v for vs in conn.vendors_of(clients).values() for v in vs} - {portfolio.BIG}
+    ds.extend(conn.load(sorted(others), clients))
+    values = []
+    for cid in clients:
+        company = ds.organisations[cid]
+        per_client = []
+        for e in ds.engagements_of_company(cid):
+            ctx = CompanyContext(ds, company, ds.organisations[e.vendor_id], portfolio.AS_OF)
+            per_client.append({k: v.value for k, v in compute(ctx).items()})
+        values.append(per_client)
+    conn.close()
+    return values, Engine(rulebook.load())
+
+
+def engine_cpu(engine: object, values: list[list[dict[str, object]]], n: int) -> float:
+    """CPU seconds to evaluate ``n`` clients (cycling over the sample)."""
+    t = time.process_time()
+    for i in range(n):
+        for v in values[i % len(values)]:
+            engine.evaluate("company", v)  # type: ignore[attr-defined]
+    return time.process_time() - t
+
+
+def startup(env: dict[str, str], runs: int = 5) -> dict[str, float]:
+    return {
+        flag: min(child([flag], env)[0] for _ in range(runs)) * 1000
+        for flag in ("--version", "--help")
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,20000", help="comma-separated client counts")
+    parser.add_argument("--with-200k", action="store_true", help="add a 200,000-client run")
+    parser.add_argument("--sync", action="store_true", help="also time sync --full --dry-run")
+    parser.add_argument("--sample", type=int, default=2_000, help="clients for the engine side")
+    parser.add_argument("--keep", metavar="DIR", help="build/keep the stores in DIR")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s] + ([200_000] if args.with_200k else [])
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cmrules-e2e-"))
+    env = dict(os.environ)
+
+    ms = startup(dict(env, CMRULES_HOME=str(root / "startup")))
+    print(f"start-up CPU: --version {ms['--version']:.0f} ms, --help {ms['--help']:.0f} ms "
+          "(best of 5; target < 150)")  # fmt: skip
+    print(f"{'clients':>8} {'CLI c/s':>9} {'engine c/s':>11} {'ratio':>6} {'peak RSS':>9}"
+          f"{'  sync c/s  sync RSS' if args.sync else ''}")  # fmt: skip
+    for n in sizes:
+        home = root / f"p{n}"
+        store = home / "local.sqlite3"
+        if not store.exists() or portfolio.count(store) != n:
+            home.mkdir(parents=True, exist_ok=True)
+            portfolio.build(store, n)
+        run_env = dict(env, CMRULES_HOME=str(home))
+        values, engine = engine_side(store, min(n, args.sample))
+        before = engine_cpu(engine, values, n // 2)
+        cpu, rss = child(
+            ["evaluate", "--vendor", portfolio.BIG, "--format", "json", "--no-write",
+             "--as-of", "2026-11-20T12:00:00Z"], run_env,
+        )  # fmt: skip
+        after = engine_cpu(engine, values, n - n // 2)
+        cli_rate, engine_rate = n / cpu, n / (before + after)
+        line = (f"{n:>8,} {cli_rate:>9,.0f} {engine_rate:>11,.0f} {cli_rate / engine_rate:>6.2f}"
+                f" {rss:>6,.0f} MB")  # fmt: skip
+        if args.sync:
+            scpu, srss = child(["sync", "--full", "--dry-run", "--json"], run_env)
+            line += f" {n / scpu:>9,.0f} {srss:>6,.0f} MB"
+        print(line, flush=True)
+    print("CPU-time rates in clients per second; ratio = CLI / engine only (target >= 0.50);")
+    print("peak RSS of the CLI process (target < 400 MB).")
+
+
+if __name__ == "__main__":
+    main()
