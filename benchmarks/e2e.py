@@ -1,7 +1,7 @@
 """End-to-end benchmark: the real ``cmrules`` CLI on generated local portfolios, against the
 engine alone, in one run.
 
-For each portfolio size (clients of one agency, see ``benchmarks/portfolio.py``):
+For each portfolio size (clients of one agency, see ``tests/local_portfolio.py``):
 
 * **CLI**: ``cmrules evaluate --vendor <agency> --format json --no-write`` in a child process
   (output to /dev/null): its CPU time (user + system, from ``wait4``) and its peak RSS;
@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import portfolio  # noqa: E402
+import local_portfolio as portfolio  # noqa: E402
 
 CLI = [sys.executable, "-c", "from cmrules.cli import main; main()"]
 

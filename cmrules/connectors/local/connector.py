@@ -63,6 +63,21 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+_PART = 500  # ids per IN (...) list, well under SQLite's parameter limit
+
+
+def _parts(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + _PART] for i in range(0, len(ids), _PART)]
+
+
+def _marks(part: list[str]) -> str:
+    return ",".join("?" * len(part))
+
+
+def _fold(text: str | None) -> str:
+    return (text or "").casefold()
+
+
 class LocalConnector(Connector):
     """SQLite-backed connector (config section ``local``)."""
 
@@ -103,11 +118,13 @@ class LocalConnector(Connector):
         return f"local database {self.path}"
 
     # -- reading ------------------------------------------------------------------------------
+    _ORG_SQL = (
+        "SELECT o.id, o.name, o.kind, o.domain, o.external_id, o.attributes, o.updated_at, "
+        "f.fingerprint FROM organisations o LEFT JOIN flags f ON f.subject_id = o.id"
+    )
+
     def _org(self, row: sqlite3.Row | tuple[Any, ...]) -> Organisation:
-        oid, name, kind, domain, ext, attrs, updated = row
-        flags = self.db.execute(
-            "SELECT fingerprint FROM flags WHERE subject_id = ?", (oid,)
-        ).fetchone()
+        oid, name, kind, domain, ext, attrs, updated, fingerprint = row
         return Organisation(
             id=oid,
             name=name,
@@ -115,74 +132,103 @@ class LocalConnector(Connector):
             domain=domain,
             external_id=ext,
             attributes=decode_attrs(attrs, ORG_ATTRIBUTES),
-            writeback={"fingerprint": flags[0]} if flags else {},
+            writeback={"fingerprint": fingerprint} if fingerprint else {},
             properties=json.loads(attrs or "{}").get("properties", {}),
             source=self.name,
             updated_at=parse_datetime(updated),
         )
 
     def organisations(self, kind: OrgKind | None = None) -> list[Organisation]:
-        sql = (
-            "SELECT id, name, kind, domain, external_id, attributes, updated_at FROM organisations"
-        )
+        sql = self._ORG_SQL
         rows = (
-            self.db.execute(sql + " WHERE kind = ? ORDER BY name", (kind.value,))
+            self.db.execute(sql + " WHERE o.kind = ? ORDER BY o.name", (kind.value,))
             if kind
-            else self.db.execute(sql + " ORDER BY name")
+            else self.db.execute(sql + " ORDER BY o.name")
         )
         return [self._org(r) for r in rows.fetchall()]
 
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
-        return self.organisations(kind)
+        """The id itself or names containing ``text`` (case-folded as the core compares them),
+        in one statement; every organisation of ``kind`` when none does, for suggestions."""
+        self.db.create_function("cm_fold", 1, _fold, deterministic=True)
+        rows = self.db.execute(
+            self._ORG_SQL + " WHERE o.kind = ? AND (o.id = ? OR instr(cm_fold(o.name), ?) > 0) "
+            "ORDER BY o.name",
+            (kind.value, text, _fold(text)),
+        ).fetchall()
+        return [self._org(r) for r in rows] if rows else self.organisations(kind)
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for cid in company_ids:
-            rows = self.db.execute(
-                "SELECT vendor_id FROM engagements WHERE company_id = ? ORDER BY vendor_id", (cid,)
-            ).fetchall()
-            out[cid] = [r[0] for r in rows]
+        ids = list(dict.fromkeys(company_ids))
+        out: dict[str, list[str]] = {cid: [] for cid in ids}
+        for part in _parts(ids):
+            for cid, vid in self.db.execute(
+                "SELECT company_id, vendor_id FROM engagements WHERE company_id IN "
+                f"({_marks(part)}) ORDER BY company_id, vendor_id",
+                part,
+            ):
+                out[cid].append(vid)
         return out
 
+    def clients_of(self, vendor_id: str) -> list[str]:
+        rows = self.db.execute(
+            "SELECT company_id FROM engagements WHERE vendor_id = ? ORDER BY rowid", (vendor_id,)
+        )
+        return [r[0] for r in rows]
+
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """One statement per table and per 500 ids (no query per record)."""
         vendor_ids = list(dict.fromkeys(vendor_ids))
-        wanted = None if company_ids is None else set(company_ids)
+        vendors = set(vendor_ids)
         ds = Dataset()
-        org_ids: set[str] = set()
-        for vid in vendor_ids:
-            org_ids.add(vid)
-            for row in self.db.execute(
-                "SELECT company_id, vendor_id, started_at, vendor_contact_ids, attributes, "
-                "ended_at, status FROM engagements WHERE vendor_id = ?",
-                (vid,),
-            ).fetchall():
-                if wanted is not None and row[0] not in wanted:
-                    continue
-                org_ids.add(row[0])
-                ds.add(
-                    Engagement(
-                        company_id=row[0],
-                        vendor_id=row[1],
-                        started_at=parse_datetime(row[2]),
-                        vendor_contact_ids=tuple(json.loads(row[3])),
-                        attributes=decode_attrs(row[4], ENGAGEMENT_ATTRIBUTES),
-                        ended_at=parse_datetime(row[5]),
-                        status=row[6],
-                    )
+        cols = (
+            "rowid, company_id, vendor_id, started_at, vendor_contact_ids, attributes, ended_at, "
+            "status"
+        )
+        rows: list[tuple[Any, ...]] = []
+        if company_ids is None:
+            for part in _parts(vendor_ids):
+                rows += self.db.execute(
+                    f"SELECT {cols} FROM engagements WHERE vendor_id IN ({_marks(part)})", part
+                ).fetchall()
+        else:
+            for part in _parts(list(dict.fromkeys(company_ids))):
+                rows += [
+                    r
+                    for r in self.db.execute(
+                        f"SELECT {cols} FROM engagements WHERE company_id IN ({_marks(part)})",
+                        part,
+                    ).fetchall()
+                    if r[2] in vendors
+                ]
+        order = {v: i for i, v in enumerate(vendor_ids)}
+        rows.sort(key=lambda r: (order[r[2]], r[0]))  # per vendor, in insertion order
+        org_ids: set[str] = set(vendor_ids)
+        for _, cid, vid, started, contacts, attrs, ended, status in rows:
+            org_ids.add(cid)
+            ds.add(
+                Engagement(
+                    company_id=cid,
+                    vendor_id=vid,
+                    started_at=parse_datetime(started),
+                    vendor_contact_ids=tuple(json.loads(contacts)),
+                    attributes=decode_attrs(attrs, ENGAGEMENT_ATTRIBUTES),
+                    ended_at=parse_datetime(ended),
+                    status=status,
                 )
-        for oid in sorted(org_ids):
-            row = self.db.execute(
-                "SELECT id, name, kind, domain, external_id, attributes, updated_at "
-                "FROM organisations WHERE id = ?",
-                (oid,),
-            ).fetchone()
-            if row is not None:
+            )
+        ordered = sorted(org_ids)
+        for part in _parts(ordered):
+            for row in self.db.execute(
+                self._ORG_SQL + f" WHERE o.id IN ({_marks(part)}) ORDER BY o.id", part
+            ):
                 ds.add(self._org(row))
+        for part in _parts(ordered):
             for c in self.db.execute(
                 "SELECT id, name, org_id, roles, email, job_title, attributes FROM contacts "
-                "WHERE org_id = ? ORDER BY id",
-                (oid,),
-            ).fetchall():
+                f"WHERE org_id IN ({_marks(part)}) ORDER BY org_id, id",
+                part,
+            ):
                 ds.add(
                     Contact(
                         id=c[0],
@@ -194,15 +240,15 @@ class LocalConnector(Connector):
                         attributes=decode_attrs(c[6], CONTACT_ATTRIBUTES),
                     )
                 )
-        companies = [o for o in org_ids if o not in vendor_ids]
-        for cid in sorted(companies):
+        companies = [o for o in ordered if o not in vendors]
+        for part in _parts(companies):
             for a in self.db.execute(
                 "SELECT id, kind, timestamp, company_id, vendor_id, side, contact_ids, status, "
                 "decided_at, tags, title, first_reply_minutes, replies FROM activities "
-                "WHERE company_id = ? ORDER BY timestamp, id",
-                (cid,),
-            ).fetchall():
-                if a[4] is not None and a[4] not in vendor_ids:
+                f"WHERE company_id IN ({_marks(part)}) ORDER BY company_id, timestamp, id",
+                part,
+            ):
+                if a[4] is not None and a[4] not in vendors:
                     continue
                 ds.add(
                     Activity(

@@ -1,4 +1,4 @@
-"""Generated local portfolios for the benchmarks: one large agency and its N client companies
+"""Generated local portfolios for benchmarks and scale tests: one large agency and its N client companies
 written straight into a local store (SQLite, the local connector's own schema).
 
 Each client has three contacts (project owner, executive sponsor, a contributor, with
@@ -89,7 +89,8 @@ def build(path: Path, companies: int, seed: int = 11) -> None:
     sql = {
         "org": "INSERT INTO organisations VALUES (?,?,?,?,?,?,?)",
         "contact": "INSERT INTO contacts VALUES (?,?,?,?,?,?,?,?)",
-        "engagement": "INSERT INTO engagements VALUES (?,?,?,?,?,?)",
+        "engagement": "INSERT INTO engagements (company_id, vendor_id, started_at, "
+        "vendor_contact_ids, attributes, updated_at) VALUES (?,?,?,?,?,?)",
         "activity": "INSERT INTO activities VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     }
     with db:

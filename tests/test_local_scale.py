@@ -1,0 +1,57 @@
+"""The local store at portfolio scale: no query per record."""
+
+from __future__ import annotations
+
+import local_portfolio as portfolio
+import pytest
+
+from cmrules import service
+from cmrules.connectors.local.connector import LocalConnector
+from cmrules.model import OrgKind
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("portfolio") / "local.sqlite3"
+    portfolio.build(path, 20_000)
+    return path
+
+
+def test_evaluate_company_on_a_20k_store_takes_few_sql_statements(store, monkeypatch):
+    # 20,022 statements before: one flags query per organisation listed to resolve the name,
+    # and one query per company for its vendors, organisation, contacts and activities
+    conn = LocalConnector({"path": str(store), "demo": False})
+    statements: list[str] = []
+    conn.db.set_trace_callback(statements.append)
+    session = service.open_session(connector=conn)
+    report = service.evaluate(
+        session, company="Client 123 & Fils", as_of=portfolio.AS_OF, write=False
+    )
+    assert [r.subject.id for r in report.records] == ["c0000123"]
+    assert report.records[0].findings  # really evaluated
+    assert len(statements) < 50, statements[:60]
+
+
+def test_batched_load_is_the_per_record_load(store):
+    # the same Dataset as one query per record gave: same records, same order
+    conn = LocalConnector({"path": str(store), "demo": False})
+    clients = conn.clients_of(portfolio.BIG)[:1200]  # > 2 parts of 500
+    ds = conn.load([portfolio.BIG, "v-small3"], clients)
+    assert [e.company_id for e in ds.engagements][:3] == clients[:3]
+    assert {e.vendor_id for e in ds.engagements} == {portfolio.BIG, "v-small3"}
+    assert sorted(ds.organisations) == list(ds.organisations)
+    for cid in clients[:50]:
+        acts = [a for a in ds.activities if a.company_id == cid]
+        assert acts == sorted(acts, key=lambda a: (a.timestamp, a.id))
+        assert {a.vendor_id for a in acts} <= {portfolio.BIG, "v-small3"}
+    assert conn.vendors_of(["c0000000", "nope"]) == {
+        "c0000000": sorted(v for c, v in _engagements(conn) if c == "c0000000"),
+        "nope": [],
+    }
+    names = [o.name for o in conn.find_organisations("client 12", OrgKind.COMPANY)]
+    assert "Client 12 & Fils" in names and all("client 12" in n.casefold() for n in names)
+    assert len(conn.find_organisations("zzz", OrgKind.VENDOR)) == 20  # all, for suggestions
+
+
+def _engagements(conn):
+    return conn.db.execute("SELECT company_id, vendor_id FROM engagements").fetchall()
