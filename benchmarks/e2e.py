@@ -31,19 +31,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import local_portfolio as portfolio  # noqa: E402
 
-CLI = [sys.executable, "-c", "from cmrules.cli import main; main()"]
+# The child reports its own peak RSS (VmHWM) at exit: ru_maxrss from wait4 would include the
+# parent's size at fork time, which Linux carries across exec.
+WRAP = """
+import atexit, os
+def hwm():
+    with open("/proc/self/status") as fh:
+        kb = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+    with open(os.environ["CMRULES_BENCH_HWM"], "w") as out:
+        out.write(str(kb))
+atexit.register(hwm)
+from cmrules.cli import main
+main()
+"""
+CLI = [sys.executable, "-c", WRAP]
 
 
 def child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     """CPU seconds and peak RSS (MB) of one CLI run; output discarded, errors shown."""
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as hwm:
+        env = dict(env, CMRULES_BENCH_HWM=hwm.name)
         proc = subprocess.Popen(CLI + args, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in (0, 1):
             err.seek(0)
             raise SystemExit(f"cmrules {' '.join(args)} failed: {err.read().decode()[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+        peak_kb = int(hwm.read() or 0)
+    return usage.ru_utime + usage.ru_stime, peak_kb / 1024
 
 
 def engine_side(store: Path, sample: int) -> tuple[list[list[dict[str, object]]], object]:

@@ -68,46 +68,64 @@ class Run:
     vendors: dict[str, VendorCounts]
 
 
-def counts_from_results(results: Iterable[Any]) -> dict[str, VendorCounts]:
-    """Per-vendor counts from :class:`~cmrules.service.RecordResult` objects.
+class RunCounts:
+    """:func:`counts_from_results`, fed one record at a time (a streamed run keeps no record)."""
 
-    Only vendors whose own record was evaluated count: a client's engagement with another
-    vendor, evaluated so that the client's note covers it, is not that vendor's full picture.
-    """
-    items = list(results)
-    vendors = {r.subject.id: r.subject.name for r in items if r.kind == "vendor"}
-    flags = {v: dict.fromkeys(SEVERITIES, 0) for v in vendors}
-    rules: dict[str, dict[str, int]] = {v: {} for v in vendors}
-    cannot = dict.fromkeys(vendors, 0)
-    clients = dict.fromkeys(vendors, 0)
-    for r in items:
-        if r.kind == "company":
+    def __init__(self) -> None:
+        self.vendors: dict[str, str] = {}
+        self.flags: dict[str, dict[str, int]] = {}
+        self.rules: dict[str, dict[str, int]] = {}
+        self.cannot: dict[str, int] = {}
+        self.clients: dict[str, int] = {}
+
+    def add(self, r: Any) -> None:
+        if r.kind == "vendor":
+            self.vendors[r.subject.id] = r.subject.name
+        else:
             for v in r.vendors:
-                if v.id in clients:
-                    clients[v.id] += 1
+                self.clients[v.id] = self.clients.get(v.id, 0) + 1
         for f in r.findings:
             vid = f.subject.id if f.subject.kind == "vendor" else f.subject.vendor_id
-            if vid not in vendors:
-                continue
             if f.status == "fired":
-                flags[vid][f.severity] += 1
-                rules[vid][f.rule_id] = rules[vid].get(f.rule_id, 0) + 1
+                flags = self.flags.setdefault(vid, dict.fromkeys(SEVERITIES, 0))
+                flags[f.severity] += 1
+                rules = self.rules.setdefault(vid, {})
+                rules[f.rule_id] = rules.get(f.rule_id, 0) + 1
             else:
-                cannot[vid] += 1
-    return {
-        v: VendorCounts(name, clients[v], flags[v], cannot[v], dict(sorted(rules[v].items())))
-        for v, name in vendors.items()
-    }
+                self.cannot[vid] = self.cannot.get(vid, 0) + 1
+
+    def result(self) -> dict[str, VendorCounts]:
+        """Only vendors whose own record was evaluated count: a client's engagement with
+        another vendor, evaluated so that the client's note covers it, is not that vendor's
+        full picture."""
+        return {
+            v: VendorCounts(
+                name,
+                self.clients.get(v, 0),
+                self.flags.get(v, dict.fromkeys(SEVERITIES, 0)),
+                self.cannot.get(v, 0),
+                dict(sorted(self.rules.get(v, {}).items())),
+            )
+            for v, name in self.vendors.items()
+        }
+
+
+def counts_from_results(results: Iterable[Any]) -> dict[str, VendorCounts]:
+    """Per-vendor counts from :class:`~cmrules.service.RecordResult` objects."""
+    counts = RunCounts()
+    for r in results:
+        counts.add(r)
+    return counts.result()
 
 
 def record_run(
-    path: Path, *, at: datetime, as_of: datetime, command: str, results: Iterable[Any]
+    path: Path, *, at: datetime, as_of: datetime, command: str, results: Iterable[Any] | RunCounts
 ) -> bool:
     """Append one line for this run (nothing when no vendor was evaluated in full).
 
     History is a convenience for trends: a failure to write it is logged, never fatal.
     """
-    counts = counts_from_results(results)
+    counts = results.result() if isinstance(results, RunCounts) else counts_from_results(results)
     if not counts:
         return False
     line = json.dumps(

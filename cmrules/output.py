@@ -47,49 +47,67 @@ def _about(f: Any) -> str:
     return f" · {_line(f.subject.vendor_name)} ·" if f.subject.vendor_name else ""
 
 
+def table_row(r: Any, lang: str) -> tuple[str, str, str, str, str]:
+    """One record's line of the summary table (cells before truncation)."""
+    return (
+        _line(r.subject.name),
+        r.kind,
+        LABELS[lang]["levels"][r.risk_level],
+        ",".join(r.note.flags.rule_ids) or "-",
+        _WRITE[lang].get(r.write, r.write or "-"),
+    )
+
+
+def table_widths(rows: Any, lang: str) -> list[int]:
+    head = _HEAD[lang]
+    widths = [len(h) for h in head]
+    for row in rows:
+        widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=True)]
+    return [min(40, w) for w in widths]
+
+
+def table_line(cells: Any, widths: list[int]) -> str:
+    return "  ".join(str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+
+def table_details(r: Any, lang: str) -> list[str]:
+    """The lines under the table for one record with findings (none without)."""
+    if not r.findings:
+        return []
+    lab = LABELS[lang]
+    name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
+    out = ["", f"{name} — {lab['levels'][r.risk_level]}"]
+    for f in sort_findings(r.findings):
+        sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
+        out.append(f"  [{sev}] {f.rule_id}{_about(f)} {_line(f.message[lang])}")
+        if f.status in ("fired", "waived"):
+            out.append(f"      {lab['evidence']}: {_line(_evidence(f, lang))}")
+        out.append(f"      {lab['advice']}: {_line(f.advice[lang])}")
+        if f.clear_when is not None:
+            out.append(f"      {lab['clear']}: {_line(f.clear_when.text[lang])}")
+        if f.waiver:
+            out.append(f"      {lab['waived_by']}: {_line(_waiver(f.waiver, lang))}")
+    return out
+
+
 def to_table(report: Report) -> str:
     lang = report.language
-    lab = LABELS[lang]
-    rows = [
-        (
-            _line(r.subject.name),
-            r.kind,
-            lab["levels"][r.risk_level],
-            ",".join(r.note.flags.rule_ids) or "-",
-            _WRITE[lang].get(r.write, r.write or "-"),
-        )
-        for r in report.records
-    ]
-    head = _HEAD[lang]
-    widths = [min(40, max([len(head[i])] + [len(str(row[i])) for row in rows])) for i in range(5)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
-
-    out = [line(head), line(tuple("-" * w for w in widths))]
-    out += [line(row) for row in rows]
+    rows = [table_row(r, lang) for r in report.records]
+    widths = table_widths(rows, lang)
+    out = [table_line(_HEAD[lang], widths), table_line(["-" * w for w in widths], widths)]
+    out += [table_line(row, widths) for row in rows]
     for r in report.records:
-        if not r.findings:
-            continue
-        out.append("")
-        name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
-        out.append(f"{name} — {lab['levels'][r.risk_level]}")
-        for f in sort_findings(r.findings):
-            sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
-            out.append(f"  [{sev}] {f.rule_id}{_about(f)} {_line(f.message[lang])}")
-            if f.status in ("fired", "waived"):
-                out.append(f"      {lab['evidence']}: {_line(_evidence(f, lang))}")
-            out.append(f"      {lab['advice']}: {_line(f.advice[lang])}")
-            if f.clear_when is not None:
-                out.append(f"      {lab['clear']}: {_line(f.clear_when.text[lang])}")
-            if f.waiver:
-                out.append(f"      {lab['waived_by']}: {_line(_waiver(f.waiver, lang))}")
-    s = report.summary()
-    out.append("")
-    out.append(_summary_line(s, lang))
-    out.extend(f"! {_line(w)}" for w in report.warnings)
-    out.extend(f"i {lab['ops']}: {_line(g)}" for g in s.get("ops_data_gaps", []))
+        out += table_details(r, lang)
+    out += table_tail(report.summary(), report.warnings, lang)
     return term_safe("\n".join(out))
+
+
+def table_tail(s: dict[str, Any], warnings: list[str], lang: str) -> list[str]:
+    """The lines after the table: the summary, warnings, data gaps for ops."""
+    out = ["", _summary_line(s, lang)]
+    out.extend(f"! {_line(w)}" for w in warnings)
+    out.extend(f"i {LABELS[lang]['ops']}: {_line(g)}" for g in s.get("ops_data_gaps", []))
+    return out
 
 
 def _line(text: str) -> str:
@@ -118,30 +136,35 @@ def _summary_line(s: dict[str, Any], lang: str) -> str:
 
 def to_markdown(report: Report) -> str:
     lang = report.language
-    lab = LABELS[lang]
-    out = [f"# cmrules — {report.as_of.date().isoformat()}", ""]
+    out = [markdown_head(report.as_of)]
     for r in report.records:
-        out.append(f"## {_md(r.subject.name)} ({r.kind}) — {lab['levels'][r.risk_level]}")
-        out.append("")
-        if not r.findings:
-            out.append(lab["none"])
-            out.append("")
-            continue
-        for f in sort_findings(r.findings):
-            sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
-            head = f"{sev} {f.rule_id}{_md(_about(f))}"
-            out.append(f"- **{head}** {_md(f.message[lang])}")
-            out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
-            if f.status in ("fired", "waived"):
-                out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")
-            out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
-            if f.clear_when is not None:
-                out.append(f"  - {lab['clear']}: {_md(f.clear_when.text[lang])}")
-            if f.waiver:
-                out.append(f"  - {lab['waived_by']}: {_md(_waiver(f.waiver, lang))}")
-        out.append("")
+        out += markdown_record(r, lang)
     out.append(_summary_line(report.summary(), lang))
     return term_safe("\n".join(out))
+
+
+def markdown_head(as_of: Any) -> str:
+    return f"# cmrules — {as_of.date().isoformat()}\n"
+
+
+def markdown_record(r: Any, lang: str) -> list[str]:
+    lab = LABELS[lang]
+    out = [f"## {_md(r.subject.name)} ({r.kind}) — {lab['levels'][r.risk_level]}", ""]
+    if not r.findings:
+        return [*out, lab["none"], ""]
+    for f in sort_findings(r.findings):
+        sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
+        head = f"{sev} {f.rule_id}{_md(_about(f))}"
+        out.append(f"- **{head}** {_md(f.message[lang])}")
+        out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
+        if f.status in ("fired", "waived"):
+            out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")
+        out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
+        if f.clear_when is not None:
+            out.append(f"  - {lab['clear']}: {_md(f.clear_when.text[lang])}")
+        if f.waiver:
+            out.append(f"  - {lab['waived_by']}: {_md(_waiver(f.waiver, lang))}")
+    return [*out, ""]
 
 
 def _md(text: str) -> str:
@@ -157,8 +180,11 @@ def dry_run_notes(report: Report) -> str:
     """The notes a dry run would write, in plain text."""
     out = []
     for r in report.records:
-        if r.write == "would_write":
-            out.append(f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====")
-            out.append(r.note.text)
-            out.append("")
+        out += dry_run_note(r)
     return term_safe("\n".join(out))
+
+
+def dry_run_note(r: Any) -> list[str]:
+    if r.write != "would_write":
+        return []
+    return [f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====", r.note.text, ""]

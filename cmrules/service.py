@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ from . import history as history_mod
 from . import records as records_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
-from .connector import Connector, ConnectorContext, RenderedNote, connector_class
+from . import stream as stream_mod
+from .connector import Connector, ConnectorContext, connector_class
 from .connector_settings import validate_section
 from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets, property_names
+from .results import RecordResult, Report, Tally
 from .selection import resolve, select, vendors_of
 from .signals import CompanyContext, SignalSettings, SignalValue, VendorContext, compute
 from .vocabulary import Vocabulary
@@ -143,101 +145,6 @@ def open_session(
 # ------------------------------------------------------------------------------------------
 # evaluation
 # ------------------------------------------------------------------------------------------
-@dataclass
-class RecordResult:
-    subject: Organisation
-    kind: str  # company | vendor
-    vendors: list[Organisation]
-    findings: list[Finding]
-    signals: dict[str, dict[str, SignalValue]]  # vendor id -> signal values
-    note: RenderedNote
-    profile: str = DEFAULT  # the profile applied (config ``profiles``)
-    former_vendors: list[Organisation] = field(default_factory=list)  # ended engagements
-    decision_id: str | None = None  # its line in the decision log, once logged
-    write: str | None = None  # WRITTEN / FLAGS_ONLY / UNCHANGED / WOULD_WRITE / FAILED
-    error: str | None = None
-    outcome: records_mod.Outcome | None = None  # waivers, history, language of the note
-
-    @property
-    def risk_level(self) -> str:
-        return self.note.flags.risk_level
-
-    def to_dict(self, language: str) -> dict[str, Any]:
-        return {
-            "id": self.subject.id,
-            "name": self.subject.name,
-            "kind": self.kind,
-            "vendors": [{"id": v.id, "name": v.name} for v in self.vendors],
-            "former_vendors": [{"id": v.id, "name": v.name} for v in self.former_vendors],
-            "risk_level": self.risk_level,
-            "profile": self.profile,
-            "flags": list(self.note.flags.rule_ids),
-            "fingerprint": self.note.fingerprint,
-            "write": self.write,
-            "error": self.error,
-            "decision_id": self.decision_id,
-            "findings": [f.to_dict(language) for f in findings_mod.sort_findings(self.findings)],
-            **(self._extra() if self.outcome is not None else {}),
-        }
-
-    def _extra(self) -> dict[str, Any]:
-        assert self.outcome is not None
-        o = self.outcome
-        return {
-            "note_language": o.language,
-            "data_gaps": list(self.note.gaps),
-            "waivers": [w.to_dict() for w in o.waivers],
-            "history": o.history.to_dict(),
-        }
-
-
-@dataclass
-class Report:
-    as_of: datetime
-    language: str
-    records: list[RecordResult] = field(default_factory=list)
-    stats: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-
-    def worst(self) -> int:
-        """Worst fired severity; waived findings do not count (``--fail-on``)."""
-        ranks = [f.rank for r in self.records for f in r.findings if f.status == "fired"]
-        return max(ranks, default=0)
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.records if r.write == status)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
-            "language": self.language,
-            "records": [r.to_dict(self.language) for r in self.records],
-            "summary": self.summary(),
-            "warnings": self.warnings,
-        }
-
-    def summary(self) -> dict[str, Any]:
-        sev: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "info": 0}
-        waived = 0
-        for r in self.records:
-            for f in r.findings:
-                if f.status == findings_mod.WAIVED:
-                    waived += 1
-                else:
-                    sev[f.severity] += 1
-        return {
-            "records_evaluated": len(self.records),
-            "notes_written": self.count(WRITTEN),
-            "flags_updated": self.count(FLAGS_ONLY),
-            "unchanged": self.count(UNCHANGED),
-            "would_write": self.count(WOULD_WRITE),
-            "failed": self.count(FAILED),
-            "findings": sev,
-            "waived": waived,
-            **self.stats,
-        }
-
-
 def evaluate_dataset(
     session: Session,
     ds: Dataset,
@@ -246,11 +153,14 @@ def evaluate_dataset(
     company_ids: Iterable[str] | None = None,
     as_of: datetime,
     language: str,
+    vendor_values: Mapping[str, dict[str, SignalValue]] | None = None,
 ) -> list[RecordResult]:
     """Signals -> engine -> findings -> rendered note, for vendors and their active clients.
 
     A company is evaluated in every active engagement it has in ``ds`` (one note covering all
-    its vendors); an ended engagement is not judged and the vendor is listed as former."""
+    its vendors); an ended engagement is not judged and the vendor is listed as former.
+    ``vendor_values``: a vendor's signals computed beforehand (over a portfolio evaluated in
+    chunks, :mod:`cmrules.stream`) instead of from ``ds``."""
     sets = session.rulesets
     policy = records_mod.Policy.build(
         session.rulebook, as_of, language, session.config.waivers, session.config.waiver_max_days
@@ -301,7 +211,9 @@ def evaluate_dataset(
         for vid in vendor_ids:
             vendor = ds.organisations[vid]
             profile = sets.select(vendor)
-            values = compute(VendorContext(ds, vendor, as_of, session.settings(profile)))
+            values = (vendor_values or {}).get(vid) or compute(
+                VendorContext(ds, vendor, as_of, session.settings(profile))
+            )
             found = run(profile, "vendor", Subject(vendor.id, vendor.name, "vendor"), values)
             results.append(result(vendor, "vendor", [vendor], found, {vid: values}, profile))
 
@@ -353,37 +265,102 @@ def evaluate(
     language: str | None = None,
     dry_run: bool = False,
     write: bool = True,
+    on_record: Callable[[RecordResult], None] | None = None,
 ) -> Report:
-    """``cmrules evaluate``: one vendor and its clients, or one company (with its vendors)."""
-    conn = session.connector
+    """``cmrules evaluate``: one vendor and its clients, or one company (with its vendors).
+
+    With ``on_record``, each record is handed to it once written back (or not) and is not
+    kept in the report (whose summary still counts it): memory stays flat on any portfolio
+    the connector can list in chunks (:mod:`cmrules.stream`)."""
     language = language or session.config.language
     started = time.monotonic()
-    sel = select(session, vendor=vendor, company=company)
-    results = evaluate_dataset(
-        session,
-        sel.dataset,
-        vendor_ids=sel.vendor_ids,
-        company_ids=sel.company_ids,
-        as_of=as_of,
-        language=language,
-    )
-    report = Report(as_of=as_of, language=language, records=results)
-    report.warnings.extend(run_notices(session, results, as_of, language))
-    report.stats["ops_data_gaps"] = ops_gaps(results)
-    warnings = getattr(conn, "unmatched", None)
-    if warnings:
-        report.warnings.extend(warnings)
-    if write:
-        write_back(conn, results, dry_run=dry_run)
-        decisions.log_run(session, results, as_of, "evaluate", dry_run)
-        if not dry_run:
-            _record(session.config.default_state_path(), as_of, "evaluate", results)
+    records: Iterable[RecordResult]
+    if vendor and not company and stream_mod.can_stream(session.connector):
+        v = resolve(session.connector, vendor, OrgKind.VENDOR)
+        records = stream_mod.portfolio_records(session, [v.id], as_of=as_of, language=language)
+    else:
+        sel = select(session, vendor=vendor, company=company)
+        records = evaluate_dataset(
+            session,
+            sel.dataset,
+            vendor_ids=sel.vendor_ids,
+            company_ids=sel.company_ids,
+            as_of=as_of,
+            language=language,
+        )
+    report = Report(as_of=as_of, language=language)
+    run = consume(session, report, records, write=write, dry_run=dry_run, command="evaluate",
+                  as_of=as_of, on_record=on_record)  # fmt: skip
+    if write and not dry_run:
+        _record(session.config.default_state_path(), as_of, "evaluate", run.counts)
     report.stats.update(session.context.stats)
     report.stats["duration_s"] = round(time.monotonic() - started, 3)
     return report
 
 
-def _record(state_path: Path, as_of: datetime, command: str, results: list[RecordResult]) -> None:
+class Run:
+    """What :func:`consume` gathers over a run without keeping its records."""
+
+    def __init__(self) -> None:
+        self.counts = history_mod.RunCounts()
+        self.gaps: list[str] = []
+        self.notable: list[RecordResult] = []  # records with a waiver not applied (rare)
+
+
+def consume(
+    session: Session,
+    report: Report,
+    records: Iterable[RecordResult],
+    *,
+    write: bool,
+    dry_run: bool,
+    command: str,
+    as_of: datetime,
+    on_record: Callable[[RecordResult], None] | None = None,
+    on_progress: Callable[[RecordResult], None] | None = None,
+) -> Run:
+    """Write the records back (unless ``write`` is false), log the decisions, and account for
+    each record in ``report`` — kept, or handed to ``on_record`` and only counted — in groups
+    of at most ``stream.CHUNK``.  Run warnings (waivers not applied, the connector's
+    unmatched records) and the ops data gaps end up in ``report``."""
+    run = Run()
+    group: list[RecordResult] = []
+
+    def hand_on() -> None:
+        if write and group:
+            decisions.log_run(session, group, as_of, command, dry_run)
+        run.gaps += [g for g in ops_gaps(group) if g not in run.gaps]
+        for r in group:
+            run.counts.add(r)
+            if r.outcome is not None and any(not w.valid for w in r.outcome.waivers):
+                run.notable.append(r)
+            report.add(r, keep=on_record is None)
+            if on_record is not None:
+                on_record(r)
+        group.clear()
+
+    def done(r: RecordResult) -> None:
+        if on_progress is not None:
+            on_progress(r)
+        group.append(r)
+        if len(group) >= stream_mod.CHUNK:
+            hand_on()
+
+    try:
+        if write:
+            write_back(session.connector, records, dry_run=dry_run, on_progress=done)
+        else:
+            for r in records:
+                done(r)
+    finally:
+        hand_on()  # what was written before a failure is logged and counted too
+        report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
+        report.warnings.extend(getattr(session.connector, "unmatched", None) or [])
+        report.stats["ops_data_gaps"] = run.gaps
+    return run
+
+
+def _record(state_path: Path, as_of: datetime, command: str, results: Any) -> None:
     """One line of run history next to the state file (for ``cmrules report``'s trend)."""
     history_mod.record_run(
         history_mod.history_path(state_path),
@@ -433,8 +410,12 @@ def sync(
     state_path: Path | None = None,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[RecordResult], None] | None = None,
+    on_record: Callable[[RecordResult], None] | None = None,
 ) -> Report:
     """``cmrules sync``: every vendor and client changed since the last successful run.
+
+    ``on_progress`` sees each record once written; with ``on_record`` records are handed on
+    and not kept (the CLI keeps none: memory stays flat on a large portfolio).
 
     The watermark advances only when every record was written (or unchanged); a partial
     failure leaves it where it was, so the next run retries — unchanged records then cost
@@ -459,29 +440,32 @@ def sync(
         for vids in vendors_of(conn, changed_companies).values():
             affected.update(vids)
         report = Report(as_of=as_of, language=language)
-        if affected:
-            ds = session.load(sorted(affected))
-            report.records = evaluate_dataset(
-                session, ds, vendor_ids=sorted(affected), as_of=as_of, language=language
+        vendor_ids = sorted(affected)
+        records: Iterable[RecordResult] = []
+        total = 0
+        if affected and stream_mod.can_stream(conn):
+            clients = {c for v in vendor_ids for c in conn.clients_of(v)}  # type: ignore[attr-defined]
+            total = len(vendor_ids) + len(clients)
+            records = stream_mod.portfolio_records(
+                session, vendor_ids, as_of=as_of, language=language
             )
+        elif affected:
+            ds = session.load(vendor_ids)
+            records = evaluate_dataset(
+                session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language
+            )
+            total = len(records)
         if on_start is not None:
-            on_start(len(report.records))
-        report.warnings.extend(run_notices(session, report.records, as_of, language))
-        report.stats["ops_data_gaps"] = ops_gaps(report.records)
-        warnings = getattr(conn, "unmatched", None)
-        if warnings:
-            report.warnings.extend(warnings)
+            on_start(total)
         try:
-            write_back(conn, report.records, dry_run=dry_run, on_progress=on_progress)
+            run = consume(session, report, records, write=True, dry_run=dry_run, command="sync",
+                          as_of=as_of, on_record=on_record, on_progress=on_progress)  # fmt: skip
         except RateLimitExhausted as exc:
             report.warnings.append(str(exc))
-            done = [r for r in report.records if r.write is not None]
-            decisions.log_run(session, done, as_of, "sync", dry_run)
             raise
-        decisions.log_run(session, report.records, as_of, "sync", dry_run)
         failed = report.count(FAILED)
         if not dry_run:
-            _record(path, as_of, "sync", report.records)
+            _record(path, as_of, "sync", run.counts)
         if not dry_run and failed == 0:
             state_mod.save_watermark(
                 path,
@@ -508,5 +492,6 @@ def list_notes(session: Session, ref: str, kind: OrgKind) -> tuple[Organisation,
 
 __all__ = [
     "CmrulesError", "Report", "RecordResult", "Session", "evaluate", "open_session", "resolve",
-    "sync", "write_back", "parse_as_of",
+    "sync", "write_back", "parse_as_of", "Tally", "WRITTEN", "FLAGS_ONLY", "UNCHANGED",
+    "WOULD_WRITE", "FAILED",
 ]  # fmt: skip

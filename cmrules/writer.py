@@ -20,6 +20,7 @@ FLAGS_ONLY = "flags_updated"  # the note was already there (crash recovery): fla
 UNCHANGED = "unchanged"
 WOULD_WRITE = "would_write"
 FAILED = "failed"
+_PENDING_LIMIT = 1000  # records reported in order at most this far behind their evaluation
 
 
 def unchanged(connector: Connector, r: Any) -> bool:
@@ -43,35 +44,41 @@ def write_back(
 
     A failure on one record (a 4xx, a write refused) is recorded on that record and the run
     goes on; auth failures and exhausted quotas stop the run (they would fail every record).
+    ``on_progress`` gets every record in evaluation order once its write status is known.
     """
     batch: list[Any] = []
+    pending: list[Any] = []  # in evaluation order, not yet reported
     size = max(1, int(getattr(connector, "write_batch_size", 1)))
 
     def flush() -> None:
-        if not batch:
-            return
-        outcomes = connector.apply_many([r.note for r in batch])
-        for r, outcome in zip(batch, outcomes, strict=True):
-            if outcome.error is not None:
-                r.write = FAILED
-                r.error = str(outcome.error)
-                log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, r.error)
-            else:
-                r.write = WRITTEN if outcome.created else FLAGS_ONLY
-            if on_progress is not None:
+        if batch:
+            outcomes = connector.apply_many([r.note for r in batch])
+            for r, outcome in zip(batch, outcomes, strict=True):
+                if outcome.error is not None:
+                    r.write = FAILED
+                    r.error = str(outcome.error)
+                    log.warning("write-back failed for %s %s: %s", r.kind, r.subject.id, r.error)
+                else:
+                    r.write = WRITTEN if outcome.created else FLAGS_ONLY
+            batch.clear()
+        report(len(pending))
+
+    def report(n: int) -> None:
+        if on_progress is not None:
+            for r in pending[:n]:
                 on_progress(r)
-        batch.clear()
+        del pending[:n]
 
     for r in results:
+        pending.append(r)
         if unchanged(connector, r):
             r.write = UNCHANGED
         elif dry_run:
             r.write = WOULD_WRITE
         else:
             batch.append(r)
-            if len(batch) >= size:
-                flush()
-            continue
-        if on_progress is not None:
-            on_progress(r)
+        if len(batch) >= size or len(pending) >= _PENDING_LIMIT:
+            flush()  # a partial batch only after many unchanged records: memory stays bounded
+        elif not batch:
+            report(len(pending))
     flush()

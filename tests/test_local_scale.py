@@ -55,3 +55,50 @@ def test_batched_load_is_the_per_record_load(store):
 
 def _engagements(conn):
     return conn.db.execute("SELECT company_id, vendor_id FROM engagements").fetchall()
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("portfolio") / "local.sqlite3"
+    portfolio.build(path, 1_234)
+    return path
+
+
+def test_chunked_evaluation_is_the_whole_portfolio_evaluation(small_store, monkeypatch):
+    # 1,234 clients in chunks of 100: the same records, in the same order, with the same
+    # findings and notes as one evaluation of the whole portfolio (the vendor's own signals
+    # are counts over all its clients, summed over the chunks)
+    from cmrules import selection, stream
+
+    monkeypatch.setattr(stream, "CHUNK", 100)
+    conn = LocalConnector({"path": str(small_store), "demo": False})
+    session = service.open_session(connector=conn)
+    streamed: list = []
+    report = service.evaluate(
+        session, vendor=portfolio.BIG, as_of=portfolio.AS_OF, write=False,
+        on_record=streamed.append,
+    )  # fmt: skip
+    assert report.records == [] and report.summary()["records_evaluated"] == 1_235
+    sel = selection.select(session, vendor=portfolio.BIG)
+    whole = service.evaluate_dataset(
+        session, sel.dataset, vendor_ids=sel.vendor_ids, as_of=portfolio.AS_OF, language="fr"
+    )
+    assert [r.to_dict("fr") for r in streamed] == [r.to_dict("fr") for r in whole]
+    vendor = streamed[0]
+    assert (
+        vendor.kind == "vendor" and vendor.signals[portfolio.BIG]["portfolio_proposals_90d"].value
+    )
+    assert sum(1 for r in streamed if len(r.vendors) == 2) > 100  # multi-vendor clients
+
+
+def test_a_streamed_report_counts_what_it_did_not_keep(small_store):
+    conn = LocalConnector({"path": str(small_store), "demo": False})
+    session = service.open_session(connector=conn)
+    kept = service.evaluate(session, vendor=portfolio.BIG, as_of=portfolio.AS_OF, write=False)
+    streamed = service.evaluate(
+        session, vendor=portfolio.BIG, as_of=portfolio.AS_OF, write=False,
+        on_record=lambda r: None,
+    )  # fmt: skip
+    for k in ("records_evaluated", "findings", "would_write", "unchanged"):
+        assert kept.summary()[k] == streamed.summary()[k]
+    assert kept.worst() == streamed.worst() > 0

@@ -42,7 +42,7 @@ def evaluate(
     Example:
       cmrules evaluate --vendor "Pixel Social" --lang en --dry-run
     """
-    from .. import output
+    from ..outstream import writer
     from ..service import evaluate as run
     from ..service import parse_as_of
 
@@ -50,6 +50,11 @@ def evaluate(
         raise click.UsageError("give --vendor NAME|ID or --company NAME|ID")
     moment = parse_as_of(as_of)
     session = open_session(ctx)
+    # records are written out as they come: the report keeps none (flat memory)
+    out = writer(
+        fmt, lambda text: click.echo(text, nl=False), lang or session.config.language, moment,
+        dry_run=dry_run,
+    )  # fmt: skip
     report = run(
         session,
         vendor=vendor,
@@ -58,17 +63,9 @@ def evaluate(
         language=lang,
         dry_run=dry_run,
         write=not no_write,
+        on_record=out.record,
     )
-    if fmt == "json":
-        click.echo(output.to_json(report))
-    elif fmt == "markdown":
-        click.echo(output.to_markdown(report))
-    else:
-        click.echo(output.to_table(report))
-        if dry_run:
-            notes = output.dry_run_notes(report)
-            if notes:
-                click.echo("\n" + notes)
+    out.close(report)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
     if report.count("failed"):
         code = EXIT_PARTIAL
@@ -127,6 +124,7 @@ def sync(
             state_path=Path(state_path) if state_path else None,
             on_start=start,
             on_progress=step,
+            on_record=lambda r: None,  # only the summary is printed: keep no record
         )
     finally:
         if "b" in bar:

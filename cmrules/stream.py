@@ -1,0 +1,104 @@
+"""Bounded-memory evaluation of a large portfolio: clients in chunks, records handed on.
+
+A connector that can list a vendor's clients without loading them (``clients_of``) has its
+portfolio evaluated ``CHUNK`` clients at a time: each chunk is loaded, evaluated and handed
+on (written back, output), then dropped, so memory does not grow with the portfolio.  The
+vendor's own record comes first, as in a whole-portfolio evaluation: its signals are counts
+over the portfolio, computed chunk by chunk (a first, lighter pass) and summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .connector import Connector
+from .errors import CmrulesError
+from .model import Dataset
+from .signals import SignalValue, VendorContext, compute
+
+if TYPE_CHECKING:
+    from .service import RecordResult, Session
+
+CHUNK = 500  # clients loaded, evaluated and handed on at a time
+
+
+def can_stream(conn: Connector) -> bool:
+    return callable(getattr(conn, "clients_of", None))
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), CHUNK):
+        yield ids[i : i + CHUNK]
+
+
+def merge_portfolio(parts: list[dict[str, SignalValue]]) -> dict[str, SignalValue]:
+    """Vendor signals of a portfolio from those of its chunks: every vendor signal is a count
+    over the clients (the sum of the chunks that know it, with their evidence), unknown only
+    when no chunk knows it.  A signal that is not a count cannot be merged: an error, so a new
+    non-additive vendor signal is caught by the chunked-vs-whole test, never summed."""
+    out: dict[str, SignalValue] = {}
+    for name in parts[0]:
+        known = [p[name] for p in parts if p[name].value is not None]
+        if not known:
+            out[name] = SignalValue(None)
+            continue
+        if any(type(v.value) is not int for v in known):
+            raise CmrulesError(f"internal: vendor signal {name} is not a count; cannot chunk")
+        total = sum(int(v.value or 0) for v in known)
+        out[name] = SignalValue(total, tuple(r for v in known for r in v.records))
+    return out
+
+
+def portfolio_records(
+    session: Session,
+    vendor_ids: list[str],
+    *,
+    as_of: datetime,
+    language: str,
+) -> Iterator[RecordResult]:
+    """Each vendor's record, then its clients' (a client of several of these vendors once),
+    loaded and evaluated ``CHUNK`` clients at a time."""
+    from .service import evaluate_dataset
+
+    conn = session.connector
+    seen: set[str] = set()
+    for vid in vendor_ids:
+        clients = conn.clients_of(vid)  # type: ignore[attr-defined]
+        if not clients:  # the vendor alone
+            yield from evaluate_dataset(
+                session, session.load([vid]), vendor_ids=[vid], as_of=as_of, language=language
+            )
+            continue
+        parts = []
+        vendor_only = Dataset()
+        for chunk in _chunks(clients):
+            ds = session.prepare(conn.load([vid], chunk))
+            vendor = ds.organisations[vid]
+            settings = session.settings(session.rulesets.select(vendor))
+            parts.append(compute(VendorContext(ds, vendor, as_of, settings)))
+            if not vendor_only.organisations:
+                vendor_only.add(vendor, *ds.contacts_of(vid))
+        yield from evaluate_dataset(
+            session,
+            session.prepare(vendor_only),
+            vendor_ids=[vid],
+            as_of=as_of,
+            language=language,
+            vendor_values={vid: merge_portfolio(parts)},
+        )
+        for chunk in _chunks([c for c in clients if c not in seen]):
+            # with every other vendor of these clients: one note covers all of them
+            ds = session.load([vid], chunk)
+            active = [
+                c
+                for c in chunk
+                if any(
+                    e.vendor_id == vid and not e.ended(as_of) for e in ds.engagements_of_company(c)
+                )
+            ]  # an ended engagement is not judged (as in a whole-portfolio evaluation)
+            seen.update(active)
+            yield from evaluate_dataset(
+                session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language
+            )
