@@ -1,5 +1,5 @@
-"""Generated local portfolios for benchmarks and scale tests: one large agency and its N client companies
-written straight into a local store (SQLite, the local connector's own schema).
+"""Generated local portfolios for benchmarks and scale tests: one large agency and its N
+client companies written straight into a local store (SQLite, the local connector's schema).
 
 Each client has three contacts (project owner, executive sponsor, a contributor, with
 ``social_media_familiar`` spelt as CRMs do: ``"true"``, ``"non"``, missing), ten activities
