@@ -10,6 +10,7 @@ over the portfolio, computed chunk by chunk (a first, lighter pass) and summed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from .connector import Connector
 from .errors import CmrulesError
 from .model import Dataset
 from .signals import SignalValue, VendorContext, compute
+from .signals.base import TOO_EARLY
 
 if TYPE_CHECKING:
     from .service import RecordResult, Session
@@ -34,20 +36,39 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
 
 
 def merge_portfolio(parts: list[dict[str, SignalValue]]) -> dict[str, SignalValue]:
-    """Vendor signals of a portfolio from those of its chunks: every vendor signal is a count
-    over the clients (the sum of the chunks that know it, with their evidence), unknown only
-    when no chunk knows it.  A signal that is not a count cannot be merged: an error, so a new
-    non-additive vendor signal is caught by the chunked-vs-whole test, never summed."""
+    """Vendor signals of a portfolio from those of its chunks.
+
+    Every vendor signal is a count over the active clients, observed over a window that starts
+    at the earliest client's start of observation: the count is the sum of the chunks that
+    have one (with their evidence), observed over the longest chunk window; when no chunk has
+    a count but some were too early to judge, it is too early over the longest observation;
+    otherwise unknown (or not recorded) as in every chunk.  A signal that is not a count
+    cannot be merged: an error, so a new vendor signal of another shape is caught by the
+    chunked-vs-whole test, never summed."""
     out: dict[str, SignalValue] = {}
     for name in parts[0]:
-        known = [p[name] for p in parts if p[name].value is not None]
-        if not known:
-            out[name] = SignalValue(None)
-            continue
+        values = [p[name] for p in parts]
+        known = [v for v in values if v.value is not None]
+        early = [v for v in values if v.reason is not None and v.reason.code == TOO_EARLY]
         if any(type(v.value) is not int for v in known):
             raise CmrulesError(f"internal: vendor signal {name} is not a count; cannot chunk")
-        total = sum(int(v.value or 0) for v in known)
-        out[name] = SignalValue(total, tuple(r for v in known for r in v.records))
+        days = [v.window_days for v in known if v.window_days is not None]
+        days += [v.reason.observed_days for v in early if v.reason and v.reason.observed_days]
+        if known:
+            out[name] = replace(
+                known[0],
+                value=sum(int(v.value or 0) for v in known),
+                records=tuple(r for v in known for r in v.records),
+                window_days=max(days) if known[0].window_days is not None else None,
+            )
+        elif early:
+            first = early[0].reason
+            assert first is not None
+            out[name] = replace(
+                early[0], reason=replace(first, observed_days=max(days)) if days else first
+            )
+        else:
+            out[name] = values[0]
     return out
 
 

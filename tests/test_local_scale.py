@@ -102,3 +102,24 @@ def test_a_streamed_report_counts_what_it_did_not_keep(small_store):
     for k in ("records_evaluated", "findings", "would_write", "unchanged"):
         assert kept.summary()[k] == streamed.summary()[k]
     assert kept.worst() == streamed.worst() > 0
+
+
+def test_chunks_of_one_client_give_the_demo_s_records(monkeypatch):
+    # the demo's vendors, one client per chunk: every signal state the demo has (too early,
+    # not recorded, unknown, counts) merges back to the whole-portfolio vendor record
+    from cmrules import selection, stream
+
+    monkeypatch.setattr(stream, "CHUNK", 1)
+    session = service.open_session()
+    try:
+        for v in session.connector.find_organisations("", OrgKind.VENDOR):
+            streamed: list = []
+            service.evaluate(session, vendor=v.id, as_of=portfolio.AS_OF, write=False,
+                             on_record=streamed.append)  # fmt: skip
+            sel = selection.select(session, vendor=v.id)
+            whole = service.evaluate_dataset(session, sel.dataset, vendor_ids=sel.vendor_ids,
+                                             as_of=portfolio.AS_OF, language="fr")  # fmt: skip
+            assert [r.to_dict("fr") for r in streamed] == [r.to_dict("fr") for r in whole], v.id
+            assert streamed[0].signals == whole[0].signals
+    finally:
+        session.close()
