@@ -56,6 +56,8 @@ class ApplyOutcome:
 
 @dataclass(frozen=True)
 class StoredNote:
+    """A note cmrules wrote on a record, as read back from the source."""
+
     id: str
     subject_id: str
     created_at: datetime
@@ -84,6 +86,7 @@ class ConnectorContext:
     org_properties: tuple[str, ...] = ()
 
     def count(self, key: str, n: int = 1) -> None:
+        """Add ``n`` to the run counter ``key`` (api_calls, write_calls, ...)."""
         self.stats[key] = self.stats.get(key, 0) + n
 
 
@@ -229,10 +232,12 @@ def override_coverage(base: Coverage, values: Mapping[str, Any] | None) -> Cover
 
 
 def available_connectors() -> dict[str, Any]:
+    """Installed connectors by name: the ``cmrules.connectors`` entry points."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def connector_class(name: str) -> type[Connector]:
+    """The connector class registered under ``name``; a config error names the installed ones."""
     eps = available_connectors()
     if name not in eps:
         known = ", ".join(sorted(eps)) or "none installed"

@@ -115,6 +115,9 @@ def _message(section: str, error: ValidationError, root: Mapping[str, Any]) -> s
         text = f"{key} must be {_type_name(sub.get('type'))}, got {value!r}"
     elif kind == "enum":
         text = f"{key} is {value!r}; expected one of {', '.join(map(str, sub['enum']))}"
+    elif kind == "required":
+        missing = [k for k in error.validator_value if k not in (value or {})]
+        text = f"{key}.{missing[0] if missing else '?'} is required"
     elif kind == "minItems":
         text = f"{key} must name at least {sub['minItems']} value(s)"
     elif kind == "pattern":

@@ -73,13 +73,11 @@ class RateLimiter:
             self._sleep(delay)
             waited += delay
 
-    def pause(self, seconds: float) -> None:
-        """Used after a 429: make the next acquire wait ``seconds`` at least."""
-        self._sleep(seconds)
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Timeouts, retries and backoff of every connector's HTTP calls (config ``http``)."""
+
     max_retries: int = 5
     backoff_base: float = 1.0  # seconds; doubled each attempt
     backoff_max: float = 60.0
@@ -88,6 +86,7 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> RetryPolicy:
+        """The policy from the config's ``http`` section (defaults for absent keys)."""
         timeout = float(settings.get("timeout", 60))
         return cls(
             max_retries=int(settings.get("max_retries", 5)),
@@ -159,6 +158,7 @@ class HttpClient:
 
     # -- the loop --------------------------------------------------------------------------
     def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt``: exponential, capped, with jitter."""
         return min(self.policy.backoff_max, self.policy.backoff_base * (2**attempt))
 
     def _wait(self, seconds: float) -> None:
@@ -290,6 +290,7 @@ def server_text(response: requests.Response, text: Any) -> str:
 
 
 def safe_json(response: requests.Response, default: Any = None) -> Any:
+    """The answer's JSON body, or None when it is not JSON."""
     try:
         return response.json()
     except (ValueError, json.JSONDecodeError):

@@ -29,11 +29,15 @@ class Outcome:
 
 
 class OrgKind(StrEnum):
+    """An organisation is a vendor (an agency) or a company (its client)."""
+
     COMPANY = "company"  # a client company that outsources (or considers outsourcing) its CM
     VENDOR = "vendor"  # an agency / provider of community management
 
 
 class Side(StrEnum):
+    """Who initiated an activity: the client company or the vendor."""
+
     COMPANY = "company"
     VENDOR = "vendor"
 
@@ -49,6 +53,8 @@ class Role(StrEnum):
 
 
 class ActivityKind(StrEnum):
+    """What an activity is (meeting, email, ticket, proposal, ...)."""
+
     MEETING = "meeting"
     EMAIL = "email"
     CALL = "call"
@@ -60,7 +66,6 @@ class ActivityKind(StrEnum):
 
 
 #: Proposal statuses.  ``accepted`` and ``implemented`` count as "advice followed".
-PROPOSAL_OPEN = "proposed"
 PROPOSAL_FOLLOWED = frozenset({"accepted", "implemented"})
 PROPOSAL_DECIDED = PROPOSAL_FOLLOWED | {"rejected"}
 
@@ -96,6 +101,8 @@ ENGAGEMENT_ATTRIBUTES: dict[str, type] = {
 
 @dataclass(frozen=True)
 class Organisation:
+    """A vendor or a client company, with typed attributes and what cmrules wrote on it."""
+
     id: str
     name: str
     kind: OrgKind
@@ -117,6 +124,8 @@ class Organisation:
 
 @dataclass(frozen=True)
 class Contact:
+    """A person of an organisation, with canonical roles."""
+
     id: str
     name: str
     org_id: str | None
@@ -128,6 +137,8 @@ class Contact:
 
 @dataclass(frozen=True)
 class Activity:
+    """Something that happened between a company and a vendor (or inside the company)."""
+
     id: str
     kind: ActivityKind
     timestamp: datetime | None
@@ -192,6 +203,7 @@ class Coverage:
     tags: frozenset[str] = frozenset({TAG_STRATEGY, TAG_ONBOARDING})
 
     def records(self, kind: ActivityKind) -> bool:
+        """Whether the source records activities of ``kind`` at all."""
         return kind in self.activity_kinds
 
     def merge(self, other: Coverage) -> Coverage:
@@ -219,6 +231,7 @@ class Dataset:
 
     # -- building -------------------------------------------------------------------------
     def add(self, *items: Organisation | Contact | Activity | Engagement) -> None:
+        """Add records of any model type."""
         for item in items:
             if isinstance(item, Organisation):
                 self.organisations[item.id] = item
@@ -254,10 +267,8 @@ class Dataset:
                 contacts_by_org[c.org_id].append(c)
                 contacts_by_id[c.id] = c
             acts: dict[str | None, list[Activity]] = defaultdict(list)
-            acts_by_vendor: dict[str | None, list[Activity]] = defaultdict(list)
             for a in self.activities:
                 acts[a.company_id].append(a)
-                acts_by_vendor[a.vendor_id].append(a)
             eng_by_vendor: dict[str, list[Engagement]] = defaultdict(list)
             eng_by_company: dict[str, list[Engagement]] = defaultdict(list)
             for e in self.engagements:
@@ -267,16 +278,17 @@ class Dataset:
                 "contacts_by_org": contacts_by_org,
                 "contacts_by_id": contacts_by_id,
                 "acts": acts,
-                "acts_by_vendor": acts_by_vendor,
                 "eng_by_vendor": eng_by_vendor,
                 "eng_by_company": eng_by_company,
             }
         return self._index
 
     def contacts_of(self, org_id: str) -> list[Contact]:
+        """The contacts of one organisation."""
         return self._idx()["contacts_by_org"].get(org_id, [])
 
     def contact(self, contact_id: str) -> Contact | None:
+        """The contact with this id, or None."""
         return self._idx()["contacts_by_id"].get(contact_id)
 
     def activities_between(self, company_id: str, vendor_id: str) -> list[Activity]:
@@ -285,17 +297,18 @@ class Dataset:
             a for a in self._idx()["acts"].get(company_id, []) if a.vendor_id in (vendor_id, None)
         ]
 
-    def activities_of_vendor(self, vendor_id: str) -> list[Activity]:
-        return self._idx()["acts_by_vendor"].get(vendor_id, [])
-
     def engagements_of_vendor(self, vendor_id: str) -> list[Engagement]:
+        """The engagements of one vendor."""
         return self._idx()["eng_by_vendor"].get(vendor_id, [])
 
     def engagements_of_company(self, company_id: str) -> list[Engagement]:
+        """The engagements of one company."""
         return self._idx()["eng_by_company"].get(company_id, [])
 
     def vendors(self) -> list[Organisation]:
+        """Every vendor."""
         return [o for o in self.organisations.values() if o.kind == OrgKind.VENDOR]
 
     def companies(self) -> Iterable[Organisation]:
+        """Every client company."""
         return (o for o in self.organisations.values() if o.kind == OrgKind.COMPANY)

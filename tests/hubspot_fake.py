@@ -428,6 +428,10 @@ class FakeHubSpot:
     def write_calls(self) -> int:
         return sum(1 for c in self.calls if c["write"])
 
+    def applied_writes(self) -> int:
+        """Write calls the portal accepted (a refused create, e.g. a 409, changed nothing)."""
+        return sum(1 for c in self.calls if c.get("applied"))
+
     def notes_of(self, company_id: str) -> list[dict[str, Any]]:
         return [
             self.objects["notes"][n]
@@ -475,6 +479,7 @@ class FakeHubSpot:
             # the per-record association list is not in the 2026-09 GA files
             return self._error(404, f"no route for {method} {sent_path}", "OBJECT_NOT_FOUND")
         answer = self._route(method, path, query, body)
+        self.calls[-1]["applied"] = write and answer[0] < 300  # a 409 or 4xx changed nothing
         if injection is not None:
             return self._inject_answer(injection)
         return answer

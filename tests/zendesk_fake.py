@@ -63,6 +63,9 @@ class FakeZendesk:
         self.failures: list[Failure] = []
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
         self.puts: list[tuple[int, dict[str, Any]]] = []
+        #: a BaseException to raise once a PUT has been applied (the process killed before it
+        #: read the answer), for crash-safety tests
+        self.crash_after_next_put: type[BaseException] | None = None
         self.org_export: list[dict[str, Any]] = []  # pages for /incremental/organizations
         self.ticket_export: list[dict[str, Any]] = []  # pages for incremental tickets
         self.user_export: list[dict[str, Any]] = []
@@ -259,6 +262,9 @@ class FakeZendesk:
         for key, value in body.items():  # wholesale replacement, as Zendesk does
             org[key] = value
         org["updated_at"] = "2024-05-01T00:00:00Z"
+        if self.crash_after_next_put is not None:
+            crash, self.crash_after_next_put = self.crash_after_next_put, None
+            raise crash("killed after the PUT landed")
         return self._json(200, {"organization": org})
 
     # -- OAuth ----------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ WARN_DAYS = 90  # `check` warns this long before the chosen version becomes unsu
 
 @dataclass(frozen=True)
 class ApiVersion:
+    """One family of HubSpot API paths (date-versioned or legacy) and its support dates."""
+
     name: str
     objects: str  # prefix of /objects/{type}…
     associations: str  # prefix of /{from}/{to}/batch/…
@@ -42,12 +44,15 @@ class ApiVersion:
     support: str  # the dates, as HubSpot gives them, for `check` and docs
 
     def objects_path(self, object_type: str, suffix: str = "") -> str:
+        """The path of an objects endpoint of this version."""
         return f"{self.objects}/{object_type}{suffix}"
 
     def associations_path(self, from_type: str, to_type: str, suffix: str) -> str:
+        """The path of an associations endpoint of this version."""
         return f"{self.associations}/{from_type}/{to_type}{suffix}"
 
     def properties_path(self, object_type: str, suffix: str = "") -> str:
+        """The path of a properties endpoint of this version."""
         return f"{self.properties}/{object_type}{suffix}"
 
     def status(self, today: date) -> tuple[str, str | None]:

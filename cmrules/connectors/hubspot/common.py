@@ -50,6 +50,7 @@ def scrub(text: str) -> str:
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -64,10 +65,12 @@ def str_id(value: Any) -> str:
 
 
 def id_key(value: str) -> tuple[int, str]:
+    """Sort key for record ids: numeric ids in numeric order, then the others."""
     return (int(value), "") if value.isdigit() else (math.inf, value)  # type: ignore[return-value]
 
 
 def shape(body: Any, key: str, where: str) -> list[Any]:
+    """The list under ``key`` of an answer, or a connector error naming ``where``."""
     if not isinstance(body, dict):
         raise ConnectorError(f"HubSpot {where}: unexpected answer (not a JSON object)")
     value = body.get(key, [])
@@ -79,4 +82,5 @@ def shape(body: Any, key: str, where: str) -> list[Any]:
 
 
 def list_of_dicts(value: Any) -> list[dict[str, Any]]:
+    """The dict items of ``value`` when it is a list (anything else: none)."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -37,6 +37,7 @@ _SPACE_RE = re.compile(r"[ \t\r\f\v]+")
 
 
 def html_to_text(value: str) -> str:
+    """Plain text of a HubSpot rich-text value: tags dropped, entities decoded, lines kept."""
     text = re.sub(r"(?i)<\s*(br|/p|/div|/li|/h\d)\s*/?>", "\n", value)
     text = html_lib.unescape(_TAG_RE.sub("", text))
     return "\n".join(_SPACE_RE.sub(" ", line).strip() for line in text.splitlines()).strip()
@@ -58,6 +59,7 @@ class HubSpotMapper:
         self.extra_properties = tuple(extra_properties)  # into Organisation.properties
 
     def company_properties(self) -> list[str]:
+        """Company properties to request: name, domain, vendor filter, flags, mapped attributes."""
         props = {
             "name",
             "domain",
@@ -76,10 +78,12 @@ class HubSpotMapper:
         return sorted(props)
 
     def contact_properties(self) -> list[str]:
+        """Contact properties to request: name, email, job title, buying role, mapped attributes."""
         props = {"firstname", "lastname", "email", "jobtitle", "hs_buying_role"}
         return sorted(props | set(self.settings.contact_attrs.values()))
 
     def activity_properties(self, object_type: str) -> list[str]:
+        """Properties to request for one activity type (title, body, time, status)."""
         spec = ACTIVITY_TYPES[object_type]
         props = {spec["body"], *spec["time"], *spec["extra"], "hs_lastmodifieddate"}
         for key in ("title", "status"):
@@ -94,11 +98,13 @@ class HubSpotMapper:
         return sorted(props)
 
     def is_vendor(self, props: Mapping[str, Any]) -> bool:
+        """Whether a company's properties match the vendor filter."""
         values = parse_multi(props.get(self.settings.vendor_property))
         return any(v in self.settings.vendor_values for v in values)
 
     # -- value parsing -------------------------------------------------------------------------
     def typed(self, where: str, name: str, kind: type, raw: Any) -> Any:
+        """``raw`` parsed as ``kind``; unparsable: a warning and ``None`` (unknown)."""
         try:
             if kind is bool:
                 return parse_bool(raw)
@@ -120,6 +126,7 @@ class HubSpotMapper:
         mapping: Mapping[str, str],
         types: Mapping[str, type],
     ) -> dict[str, Any]:
+        """cmrules attributes from mapped properties, typed; blanks left out (unknown)."""
         out = {}
         for name, prop in mapping.items():
             value = self.typed(where, name, types[name], props.get(prop))
@@ -130,6 +137,7 @@ class HubSpotMapper:
     def organisation(
         self, company_id: str, props: Mapping[str, Any], kind: OrgKind
     ) -> Organisation:
+        """A company as an Organisation, with its write-back properties (fingerprint)."""
         where = f"company {company_id}"
         name = (props.get("name") or "").strip() or f"(unnamed company {company_id})"
         writeback = {

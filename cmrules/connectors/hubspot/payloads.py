@@ -36,6 +36,7 @@ def trace_id(kind: str, company_id: str) -> str:
 
 
 def setup_hint(status: int | None) -> str:
+    """A hint to run ``cmrules setup`` when a write was refused as invalid (400)."""
     if status == 400:
         return (
             "; if a rule id or property is unknown to HubSpot, run `cmrules setup`; if the "
@@ -63,6 +64,7 @@ def note_body(note: RenderedNote) -> str:
 
 
 def note_input(note: RenderedNote) -> dict[str, Any]:
+    """One note's create input: body, timestamp and the association to its company."""
     moment = note.flags.evaluated_at or datetime.now(UTC)
     return {
         "properties": {
@@ -84,6 +86,7 @@ def note_input(note: RenderedNote) -> dict[str, Any]:
 
 
 def flag_properties(flags: Flags) -> dict[str, str]:
+    """The ``cmrules_*`` property values for ``flags`` (the fingerprint included)."""
     return {
         PROP_RISK: flags.risk_level,
         PROP_FLAGS: ";".join(sorted(set(flags.rule_ids))),
@@ -93,6 +96,7 @@ def flag_properties(flags: Flags) -> dict[str, str]:
 
 
 def risk_error(subject: Organisation, flags: Flags) -> WriteError:
+    """The error for a risk level HubSpot's enumeration does not have."""
     return WriteError(
         f"company {subject.id}: risk level {flags.risk_level!r} is not one of "
         + ", ".join(RISK_LEVELS)

@@ -69,6 +69,7 @@ class HubSpotReader:
         return self.vendor_cache
 
     def vendor_ids(self) -> set[str]:
+        """Ids of every vendor company."""
         return set(self.vendor_records())
 
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
@@ -151,6 +152,7 @@ class HubSpotReader:
         return {c: sorted(v, key=id_key) for c, v in result.items()}
 
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """The vendors, their clients (all or ``company_ids``), contacts and activities."""
         vendors = sorted({str(v) for v in vendor_ids}, key=id_key)
         only = None if company_ids is None else {str(c) for c in company_ids}
         data = Dataset()

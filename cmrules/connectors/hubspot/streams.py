@@ -35,6 +35,8 @@ log = logging.getLogger("cmrules.connectors.hubspot")
 
 @dataclass(frozen=True)
 class AssocTarget:
+    """One associated record: its id, its association labels and type ids."""
+
     id: str
     labels: tuple[str, ...]  # non-null labels, as HubSpot spells them
     type_ids: tuple[int, ...]

@@ -112,12 +112,14 @@ class HubSpotWriter:
         return self._find_notes({company_id: fingerprint}, fresh).get(company_id)
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        """True when the company carries a note with ``fingerprint`` in its footer."""
         try:
             return self._find_note(subject.id, fingerprint, fresh=False) is not None
         except HttpError as exc:  # auth errors and exhausted quotas stop the run instead
             raise WriteError(f"reading the notes of company {subject.id}: {exc}") from None
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        """Create one note (a reconcile look-up first after an ambiguous failure)."""
         payload = note_input(note)
 
         def reconcile() -> dict[str, str] | None:
@@ -148,6 +150,7 @@ class HubSpotWriter:
         return str_id(note_id)
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        """Set the ``cmrules_*`` properties of one company, the fingerprint included."""
         if flags.risk_level not in RISK_LEVELS:
             raise risk_error(subject, flags)
         properties = flag_properties(flags)
@@ -382,6 +385,7 @@ class HubSpotWriter:
         self.context.count("flags_written", len(done))
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
+        """The cmrules notes on a company, newest first."""
         stored = []
         for note_id, props in self._company_notes(subject.id).items():
             body = props.get("hs_note_body") or ""

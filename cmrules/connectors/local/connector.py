@@ -97,6 +97,7 @@ class LocalConnector(Connector):
     # -- database -----------------------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
+        """The SQLite connection, opened (and created from the demo) on first use."""
         if self._db is None:
             new = not self.path.exists()
             self._db = open_database(self.path)
@@ -110,11 +111,13 @@ class LocalConnector(Connector):
         return import_file(self, path, replace_demo=replace_demo)
 
     def close(self) -> None:
+        """Close the database."""
         if self._db is not None:
             self._db.close()
             self._db = None
 
     def describe(self) -> str:
+        """The database file, for messages."""
         return f"local database {self.path}"
 
     # -- reading ------------------------------------------------------------------------------
@@ -139,6 +142,7 @@ class LocalConnector(Connector):
         )
 
     def organisations(self, kind: OrgKind | None = None) -> list[Organisation]:
+        """Every organisation (of ``kind``), by name."""
         sql = self._ORG_SQL
         rows = (
             self.db.execute(sql + " WHERE o.kind = ? ORDER BY o.name", (kind.value,))
@@ -159,6 +163,7 @@ class LocalConnector(Connector):
         return [self._org(r) for r in rows] if rows else self.organisations(kind)
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
+        """company id -> its vendors, from the engagements."""
         ids = list(dict.fromkeys(company_ids))
         out: dict[str, list[str]] = {cid: [] for cid in ids}
         for part in _parts(ids):
@@ -171,6 +176,7 @@ class LocalConnector(Connector):
         return out
 
     def clients_of(self, vendor_id: str) -> list[str]:
+        """The companies engaged with ``vendor_id``, in import order."""
         rows = self.db.execute(
             "SELECT company_id FROM engagements WHERE vendor_id = ? ORDER BY rowid", (vendor_id,)
         )
@@ -270,6 +276,7 @@ class LocalConnector(Connector):
         return ds
 
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
+        """Organisations whose records changed at or after ``since``."""
         ids: set[str] = set()
         stamp = iso(since) if since else ""
         for sql in (
@@ -285,6 +292,7 @@ class LocalConnector(Connector):
 
     # -- writing ------------------------------------------------------------------------------
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        """True when the note with this fingerprint is stored for ``subject``."""
         row = self.db.execute(
             "SELECT 1 FROM notes WHERE subject_id = ? AND fingerprint = ?",
             (subject.id, fingerprint),
@@ -292,6 +300,7 @@ class LocalConnector(Connector):
         return row is not None
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        """Store the note (one per subject and fingerprint)."""
         self.context.count("write_calls")
         try:
             with self.db:
@@ -313,30 +322,38 @@ class LocalConnector(Connector):
                 f"{subject.name}: this note is already written (another cmrules run wrote it "
                 "at the same moment); nothing was duplicated — rerun to confirm"
             ) from None
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise WriteError(
-                f"{subject.name}: the local database is busy or read-only ({exc}); rerun "
-                "when the other run is done"
+                f"{subject.name}: the local database is busy, read-only or refused the note "
+                f"({exc}); rerun when the other run is done"
             ) from None
         return str(cur.lastrowid)
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        """Store the flags, the fingerprint included."""
         self.context.count("write_calls")
-        with self.db:
-            self.db.execute(
-                "INSERT INTO flags VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE SET "
-                "risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
-                "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint",
-                (
-                    subject.id,
-                    flags.risk_level,
-                    ";".join(flags.rule_ids),
-                    iso(flags.evaluated_at),
-                    flags.fingerprint,
-                ),
-            )
+        try:
+            with self.db:
+                self.db.execute(
+                    "INSERT INTO flags VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE "
+                    "SET risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
+                    "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint",
+                    (
+                        subject.id,
+                        flags.risk_level,
+                        ";".join(flags.rule_ids),
+                        iso(flags.evaluated_at),
+                        flags.fingerprint,
+                    ),
+                )
+        except sqlite3.Error as exc:
+            raise WriteError(
+                f"{subject.name}: the local database is busy, read-only or refused the flags "
+                f"({exc}); rerun when the other run is done"
+            ) from None
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
+        """The stored notes of ``subject``, newest first."""
         rows = self.db.execute(
             "SELECT id, subject_id, created_at, fingerprint, body_text FROM notes "
             "WHERE subject_id = ? ORDER BY id DESC",
@@ -348,6 +365,7 @@ class LocalConnector(Connector):
         ]
 
     def flags(self, subject_id: str) -> dict[str, str] | None:
+        """The stored flags of a record, or None."""
         row = self.db.execute(
             "SELECT risk_level, rule_ids, evaluated_at, fingerprint FROM flags "
             "WHERE subject_id = ?",
@@ -360,6 +378,7 @@ class LocalConnector(Connector):
         )
 
     def check(self) -> list[str]:
+        """Open the database and count its organisations."""
         n = self.db.execute("SELECT COUNT(*) FROM organisations").fetchone()[0]
         return [f"local: {self.path} is readable ({n} organisations)"]
 
@@ -370,6 +389,7 @@ class LocalConnector(Connector):
         return import_data(self, data, lines, where)
 
     def setup(self, dry_run: bool = False) -> list[str]:
+        """Create the database (idempotent)."""
         if dry_run:
             return [f"would create or open the local database {self.path}"]
         _ = self.db

@@ -195,6 +195,7 @@ def demo_ids() -> frozenset[str]:
 
 
 def holds_only_demo(db: sqlite3.Connection) -> bool:
+    """Whether the store holds the bundled demo organisations and nothing else."""
     ids = {r[0] for r in db.execute("SELECT id FROM organisations")}
     return bool(ids) and ids <= demo_ids()
 
@@ -244,11 +245,13 @@ def _attrs(raw: Any, allowed: Mapping[str, type]) -> str:
         if value is None:
             continue
         if kind is bool:
-            out[key] = parse_bool(value)
+            parsed: Any = parse_bool(value)
         elif kind is datetime:
-            out[key] = iso(parse_datetime(value))
+            parsed = iso(parse_datetime(value))
         else:
-            out[key] = _text(value, key)
+            parsed = (_text(value, key) or "").strip()
+        if parsed is not None and parsed != "":  # a blank value is unknown, not a value
+            out[key] = parsed
     return json.dumps(out, sort_keys=True)
 
 

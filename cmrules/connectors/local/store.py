@@ -57,6 +57,7 @@ def default_path() -> Path:
 
 
 def demo_file() -> Path:
+    """The demo data shipped with cmrules."""
     return Path(str(resources.files("cmrules").joinpath("data/demo.yaml")))
 
 

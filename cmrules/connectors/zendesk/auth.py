@@ -73,9 +73,11 @@ class Credentials:
 
     @property
     def label(self) -> str:
+        """The credential kind in words, for `check`."""
         return LABELS[self.kind]
 
     def warnings(self) -> list[str]:
+        """What `check` should warn about this credential (API tokens end)."""
         if self.kind == "api_token":
             return [
                 f"Zendesk API tokens stop working on {API_TOKEN_END} (none can be created "
@@ -199,6 +201,7 @@ def credential_lines(creds: Credentials, oauth: BearerAuth | None) -> list[str]:
 
 
 def oauth_client(creds: Credentials, base_url: str, session: requests.Session) -> OAuth2Client:
+    """The OAuth client of the account's token endpoint, for these credentials."""
     assert creds.client_id and creds.client_secret
     return OAuth2Client(
         token_endpoint=f"{base_url}/oauth/tokens",

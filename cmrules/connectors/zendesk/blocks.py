@@ -47,6 +47,7 @@ class Block:
 
 
 def read_block(notes: str | None) -> Block | None:
+    """cmrules' block in an organisation's notes, or None when absent or unterminated."""
     if not notes:
         return None
     begin = BEGIN_RE.search(notes)

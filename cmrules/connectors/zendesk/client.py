@@ -18,6 +18,8 @@ from .settings import ZendeskSettings
 
 
 class ZendeskClient(HttpClient):
+    """Zendesk's way of signalling rate limits and errors; the retry loop is inherited."""
+
     service = "Zendesk"
 
     def retry_delay(self, response: requests.Response, attempt: int) -> float:

@@ -44,10 +44,12 @@ class ZendeskMapper:
         self.extra_properties = tuple(extra_properties)  # organisation fields, by key
 
     def fields(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
+        """An organisation's custom fields (empty when absent or malformed)."""
         fields = raw.get("organization_fields")
         return fields if isinstance(fields, Mapping) else {}
 
     def is_vendor(self, raw: Mapping[str, Any]) -> bool:
+        """Whether an organisation is a vendor (tag or vendor field)."""
         tag = self.settings.opts["vendor_tag"]
         if tag and tag in (raw.get("tags") or []):
             return True
@@ -86,6 +88,7 @@ class ZendeskMapper:
         return refs
 
     def kind_of(self, raw: Mapping[str, Any]) -> OrgKind | None:
+        """VENDOR, COMPANY (it names a vendor) or None (not part of community management)."""
         if self.is_vendor(raw):
             return OrgKind.VENDOR
         if self.vendor_references(raw):
@@ -93,6 +96,7 @@ class ZendeskMapper:
         return None
 
     def organisation(self, raw: Mapping[str, Any], kind: OrgKind, **attrs: Any) -> Organisation:
+        """An organisation with its mapped attributes and written fingerprint."""
         domains = [d for d in raw.get("domain_names") or [] if isinstance(d, str) and d]
         block = read_block(raw.get("notes"))
         # the block and the risk tag are written in one PUT; if a person removed the tags, the
@@ -129,6 +133,7 @@ class ZendeskMapper:
         )
 
     def contact(self, user: Mapping[str, Any], org_id: str) -> Contact:
+        """A user of ``org_id`` with roles from its role field and tags."""
         raw_fields = user.get("user_fields")
         fields: Mapping[str, Any] = raw_fields if isinstance(raw_fields, Mapping) else {}
         labels: list[str] = []
@@ -189,6 +194,7 @@ class ZendeskMapper:
 
 
 def dt(value: Any) -> datetime | None:
+    """A Zendesk timestamp as an aware datetime; unparsable or absent: None."""
     try:
         return parse_datetime(value)
     except ValueError:

@@ -88,6 +88,7 @@ class ZendeskReader:
         return found
 
     def vendors_of_raw(self, raw: Mapping[str, Any]) -> list[str]:
+        """Vendor ids an organisation names; unresolved references are reported."""
         vendors: list[str] = []
         for how, ref in self.mapper.vendor_references(raw):
             vid = self._resolve(how, ref)
@@ -108,6 +109,7 @@ class ZendeskReader:
         return vendors
 
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
+        """An exact id, an external id, else names containing or close to ``text``."""
         text = text.strip()
         if not text:
             return []
@@ -137,9 +139,11 @@ class ZendeskReader:
         ]
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
+        """company id -> the vendors it names."""
         return {str(cid): self.vendors_of_raw(self.streams.org(str(cid))) for cid in company_ids}
 
     def match_candidates(self) -> list[MatchCandidate]:
+        """Every organisation, for matching beside a CRM source."""
         candidates = []
         for raw in self.streams.list_orgs().values():
             kind = self.mapper.kind_of(raw) or OrgKind.COMPANY
@@ -149,6 +153,7 @@ class ZendeskReader:
         return candidates
 
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
+        """The vendors, the companies naming them, their users, tickets and metrics."""
         vendors: dict[str, dict[str, Any]] = {}
         for vid in (str(v) for v in vendor_ids):
             raw = self.streams.org(vid)
@@ -207,6 +212,7 @@ class ZendeskReader:
         return {vid for ref in refs if ref and (vid := self._resolve("tag", ref)) is not None}
 
     def load_for(self, targets: Mapping[str, OrgKind]) -> Dataset:
+        """These organisations as a helpdesk beside a CRM source."""
         for oid in targets:
             self.streams.org(oid)
         return self._read(dict(targets), {})

@@ -34,6 +34,7 @@ class ZendeskStreams:
         return [raw for raw in body.get("organizations") or [] if isinstance(raw, dict)]
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """One GET whose answer must be a JSON object."""
         body = self.client.request("GET", path, params=params, **kw)
         if not isinstance(body, dict):
             raise ConnectorError(f"Zendesk GET {urlsplit(path).path}: expected a JSON object")
@@ -77,6 +78,7 @@ class ZendeskStreams:
         return cursor_pages(fetch, f"Zendesk GET {first}")
 
     def list_orgs(self) -> dict[str, dict[str, Any]]:
+        """Every organisation (listed once per run)."""
         if not self.listed:
             for raw in self.paginate("/organizations", "organizations"):
                 self.orgs[str(raw["id"])] = raw
@@ -84,6 +86,7 @@ class ZendeskStreams:
         return self.orgs
 
     def org(self, org_id: str, *, fresh: bool = False) -> dict[str, Any]:
+        """One organisation, from the cache unless ``fresh``; an unknown id is a usage error."""
         org_id = str(org_id).strip()
         if not fresh and org_id in self.orgs:
             return self.orgs[org_id]

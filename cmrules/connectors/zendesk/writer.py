@@ -81,17 +81,21 @@ class ZendeskWriter:
         return self._write(note.subject, note, flag_tags(note.flags))
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        """True when the organisation's notes hold the block with ``fingerprint``."""
         block = read_block(self.streams.org(subject.id, fresh=True).get("notes"))
         return block is not None and block.fingerprint == fingerprint
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        """Merge the block into the organisation's notes."""
         self._write(subject, note, None)
         return f"{subject.id}:cmrules"
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        """Replace the organisation's ``cmrules_`` tags."""
         self._write(subject, None, flag_tags(flags))
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
+        """cmrules' block on the organisation, if any."""
         raw = self.streams.org(subject.id, fresh=True)
         block = read_block(raw.get("notes"))
         if block is None:
