@@ -88,7 +88,8 @@ PATTERNS: dict[str, str] = {
     "proposal_pattern": r"\b(propositions?|proposals?|recommandations?|recommendations?)\b",
     "report_pattern": r"\b(reporting|kpis?|bilan|rapport mensuel|monthly report)\b",
     "offer_change_pattern": r"\b(avenant|nouvelle offre|offer update|offer change|new offer)\b",
-    "strategy_pattern": r"\b(stratégie|strategie|strategy|strategic|roadmap|feuille de route)\b",
+    "strategy_pattern": r"\b(stratégie|strategie|stratégique|strategique|strategy|strategic"
+    r"|roadmap|feuille de route)\b",
     "onboarding_pattern": r"\b(onboarding|glossaire|glossary|kick-?off|circuit de validation)\b",
 }
 #: keywords giving a proposal its status; the keyword appearing last wins.
