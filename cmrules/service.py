@@ -79,7 +79,9 @@ class Session:
         clients = sorted({e.company_id for v in vendor_ids for e in ds.engagements_of_vendor(v)})
         others = {x for vs in vendors_of(conn, clients).values() for x in vs} - set(vendor_ids)
         if others:
-            ds.extend(conn.load(sorted(others), clients))
+            # one load of every vendor of these clients: which side a person is on (a vendor's
+            # referent, a client's staff) depends on the vendors loaded together
+            ds = conn.load(sorted({*vendor_ids, *others}), clients)
         return self.prepare(ds)
 
     @property

@@ -1173,9 +1173,11 @@ def populate(
     vendors: int = 10,
     contacts_per_company: int = 2,
     meetings_per_company: int = 3,
+    shared: int = 0,
 ) -> dict[str, list[str]]:
     """A simulated portal: ``vendors`` agencies sharing ``companies`` clients (round robin),
-    each client with contacts and meetings, each vendor with one referent per client."""
+    each client with contacts and meetings, each vendor with one referent per client.  The
+    first ``shared`` clients also work with the next agency (two vendors, one record)."""
     for name in ("cm_regulated", "cm_kpis_defined"):
         fake.define_property("companies", name, "bool")
     vendor_ids = [
@@ -1207,6 +1209,10 @@ def populate(
             fake.associate("companies", client, "contacts", person, primary=k == 0)
             people.append(person)
         fake.associate("companies", client, "contacts", referents[vendor])
+        if c < shared:
+            other = vendor_ids[(c + 1) % vendors]
+            fake.associate("companies", other, "companies", client, label="Client")
+            fake.associate("companies", client, "contacts", referents[other])
         for m in range(meetings_per_company):
             title = ("Comité de pilotage", "Proposition campagne été — acceptée", "Bilan KPI")[
                 m % 3

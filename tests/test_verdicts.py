@@ -1,0 +1,112 @@
+"""The reproductions of issue #8 through the real CLI on the local store: observation windows,
+too early, and every vendor named — in the table, markdown, JSON and notes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cmrules.cli import cli
+
+AS_OF = "2026-11-20"
+DATA = """
+organisations:
+  - {id: v-a, name: "Agence Alpha", kind: vendor}
+  - {id: v-b, name: "Agence Bêta", kind: vendor}
+  - {id: c-new, name: "Nouveau Client", kind: company}
+  - {id: c-young, name: "Client Récent", kind: company}
+  - {id: c-two, name: "Client Partagé", kind: company}
+contacts:
+  - {id: p-owner, name: "Owner", org: c-two, roles: [project_owner]}
+  - {id: r-a, name: "Référente Alpha", org: v-a, roles: [vendor_referent]}
+  - {id: w-b, name: "CM Bêta", org: v-b, roles: [community_manager]}
+activities:
+  - {id: m1, kind: meeting, date: 2026-10-16T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
+  - {id: m2, kind: meeting, date: 2026-10-30T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
+  - {id: m3, kind: meeting, date: 2026-11-13T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
+  - {id: y1, kind: meeting, date: 2026-10-28T10:00:00Z, company: c-young, vendor: v-a, status: completed, title: "Point"}
+  - {id: y2, kind: meeting, date: 2026-11-10T10:00:00Z, company: c-young, vendor: v-a, status: completed, title: "Point"}
+  - {id: t1, kind: meeting, date: 2026-11-02T10:00:00Z, company: c-two, vendor: v-a, status: completed, contacts: [p-owner, r-a], title: "Point"}
+  - {id: t2, kind: meeting, date: 2026-11-03T10:00:00Z, company: c-two, vendor: v-b, status: completed, contacts: [p-owner, w-b], title: "Point"}
+engagements:
+  - {company: c-new, vendor: v-a, started: 2026-10-15}
+  - {company: c-young, vendor: v-a, started: 2026-10-25}
+  - {company: c-two, vendor: v-a, started: 2025-01-01, vendor_contacts: [r-a]}
+  - {company: c-two, vendor: v-b, started: 2025-06-01, vendor_contacts: [w-b]}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text(f"language: en\nlocal: {{path: {tmp_path / 'db.sqlite3'}, demo: false}}\n")
+    data = tmp_path / "data.yaml"
+    data.write_text(DATA, "utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "local", "import", str(data)])
+    assert result.exit_code == 0, result.output
+    return cfg
+
+
+def evaluate(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "evaluate", "--as-of", AS_OF, "--no-write", *args]
+    )
+    assert result.exit_code in (0, 1), result.output
+    return result.stdout
+
+
+def findings_of(report: dict, record: str) -> dict[str, list[dict]]:
+    [r] = [r for r in report["records"] if r["id"] == record]
+    out: dict[str, list[dict]] = {}
+    for f in r["findings"]:
+        out.setdefault(f["rule_id"], []).append(f)
+    return out
+
+
+def test_fortnightly_meetings_since_five_weeks_are_not_flagged(config: Path) -> None:
+    report = json.loads(evaluate(config, "--vendor", "v-a", "--format", "json"))
+    found = findings_of(report, "c-new")
+    assert "CMR011" not in found and "CMR010" not in found, found.get("CMR011")
+
+
+def test_two_meetings_in_26_days_is_too_early_not_a_finding(config: Path) -> None:
+    report = json.loads(evaluate(config, "--vendor", "v-a", "--format", "json"))
+    found = findings_of(report, "c-young")
+    for rule in ("CMR010", "CMR011"):
+        [f] = found[rule]
+        assert f["status"] == "cannot_assess"
+        assert "too early to judge: 3 weeks observed" in f["message"], f["message"]
+        reasons = [e["reason"] for e in f["evidence"] if e["reason"]]
+        assert {"code": "too_early", "observed_days": 26, "needed_days": 30} in reasons
+
+
+def test_every_engagement_of_a_two_vendor_company_is_evaluated_and_named(config: Path) -> None:
+    report = json.loads(evaluate(config, "--vendor", "v-a", "--format", "json"))
+    [record] = [r for r in report["records"] if r["id"] == "c-two"]
+    assert [v["name"] for v in record["vendors"]] == ["Agence Alpha", "Agence Bêta"]
+    [cmr008] = findings_of(report, "c-two")["CMR008"]  # the referent missing at Bêta only
+    assert cmr008["subject"]["vendor_id"] == "v-b"
+    assert cmr008["subject"]["vendor_name"] == "Agence Bêta"
+    by_company = json.loads(evaluate(config, "--company", "c-two", "--vendor", "v-b",
+                                     "--format", "json"))  # fmt: skip
+    assert by_company["records"][0]["fingerprint"] == record["fingerprint"], (
+        "the same findings whichever vendor brought the company into the run"
+    )
+
+
+def test_table_markdown_and_note_name_the_vendor(config: Path) -> None:
+    table = evaluate(config, "--vendor", "v-a")
+    assert "CMR008 · Agence Bêta · The vendor has named no referent" in table
+    markdown = evaluate(config, "--vendor", "v-a", "--format", "markdown")
+    assert "CMR008 · Agence Bêta" in markdown
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "evaluate", "--as-of", AS_OF, "--company", "c-two",
+              "--dry-run"],
+    )  # fmt: skip
+    note = result.stdout
+    alpha, beta = note.index("== Vendor: Agence Alpha"), note.index("== Vendor: Agence Bêta")
+    assert alpha < beta, "grouped by vendor: worst first, then by name (both have a high one)"
+    assert "CMR008" not in note[alpha:beta] and "CMR008" in note[beta:], "under Bêta only"
