@@ -8,9 +8,8 @@ import json
 
 from click.testing import CliRunner
 from hubspot_fake import TOKEN, FakeHubSpot
-from zendesk_fake import EMAIL
+from zendesk_fake import EMAIL, scenario
 from zendesk_fake import TOKEN as ZD_TOKEN
-from zendesk_fake import scenario
 
 from cmrules import rulebook
 from cmrules.cli import cli

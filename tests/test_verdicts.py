@@ -12,40 +12,14 @@ from click.testing import CliRunner
 from cmrules.cli import cli
 
 AS_OF = "2026-11-20"
-DATA = """
-organisations:
-  - {id: v-a, name: "Agence Alpha", kind: vendor}
-  - {id: v-b, name: "Agence Bêta", kind: vendor}
-  - {id: c-new, name: "Nouveau Client", kind: company}
-  - {id: c-young, name: "Client Récent", kind: company}
-  - {id: c-two, name: "Client Partagé", kind: company}
-contacts:
-  - {id: p-owner, name: "Owner", org: c-two, roles: [project_owner]}
-  - {id: r-a, name: "Référente Alpha", org: v-a, roles: [vendor_referent]}
-  - {id: w-b, name: "CM Bêta", org: v-b, roles: [community_manager]}
-activities:
-  - {id: m1, kind: meeting, date: 2026-10-16T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
-  - {id: m2, kind: meeting, date: 2026-10-30T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
-  - {id: m3, kind: meeting, date: 2026-11-13T10:00:00Z, company: c-new, vendor: v-a, status: completed, title: "Point"}
-  - {id: y1, kind: meeting, date: 2026-10-28T10:00:00Z, company: c-young, vendor: v-a, status: completed, title: "Point"}
-  - {id: y2, kind: meeting, date: 2026-11-10T10:00:00Z, company: c-young, vendor: v-a, status: completed, title: "Point"}
-  - {id: t1, kind: meeting, date: 2026-11-02T10:00:00Z, company: c-two, vendor: v-a, status: completed, contacts: [p-owner, r-a], title: "Point"}
-  - {id: t2, kind: meeting, date: 2026-11-03T10:00:00Z, company: c-two, vendor: v-b, status: completed, contacts: [p-owner, w-b], title: "Point"}
-engagements:
-  - {company: c-new, vendor: v-a, started: 2026-10-15}
-  - {company: c-young, vendor: v-a, started: 2026-10-25}
-  - {company: c-two, vendor: v-a, started: 2025-01-01, vendor_contacts: [r-a]}
-  - {company: c-two, vendor: v-b, started: 2025-06-01, vendor_contacts: [w-b]}
-"""
+DATA = Path(__file__).parent / "data" / "verdicts.yaml"
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     cfg = tmp_path / "cmrules.yaml"
     cfg.write_text(f"language: en\nlocal: {{path: {tmp_path / 'db.sqlite3'}, demo: false}}\n")
-    data = tmp_path / "data.yaml"
-    data.write_text(DATA, "utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(cfg), "local", "import", str(data)])
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "local", "import", str(DATA)])
     assert result.exit_code == 0, result.output
     return cfg
 
