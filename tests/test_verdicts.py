@@ -81,6 +81,6 @@ def test_table_markdown_and_note_name_the_vendor(config: Path) -> None:
               "--dry-run"],
     )  # fmt: skip
     note = result.stdout
-    alpha, beta = note.index("== Vendor: Agence Alpha"), note.index("== Vendor: Agence Bêta")
+    alpha, beta = note.index("\nVendor: Agence Alpha\n"), note.index("\nVendor: Agence Bêta\n")
     assert alpha < beta, "grouped by vendor: worst first, then by name (both have a high one)"
     assert "CMR008" not in note[alpha:beta] and "CMR008" in note[beta:], "under Bêta only"
