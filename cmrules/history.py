@@ -45,6 +45,7 @@ class VendorCounts:
     flags: dict[str, int]  # severity -> open flags
     cannot_assess: int
     rules: dict[str, int]  # rule id -> open flags
+    waived: int = 0  # flags acknowledged by a valid waiver (not open)
 
     @property
     def open_flags(self) -> int:
@@ -57,6 +58,7 @@ class VendorCounts:
             "flags": self.flags,
             "cannot_assess": self.cannot_assess,
             "rules": self.rules,
+            "waived": self.waived,
         }
 
 
@@ -76,6 +78,7 @@ class RunCounts:
         self.flags: dict[str, dict[str, int]] = {}
         self.rules: dict[str, dict[str, int]] = {}
         self.cannot: dict[str, int] = {}
+        self.waived: dict[str, int] = {}
         self.clients: dict[str, int] = {}
 
     def add(self, r: Any) -> None:
@@ -91,8 +94,10 @@ class RunCounts:
                 flags[f.severity] += 1
                 rules = self.rules.setdefault(vid, {})
                 rules[f.rule_id] = rules.get(f.rule_id, 0) + 1
-            else:
+            elif f.status == "cannot_assess":
                 self.cannot[vid] = self.cannot.get(vid, 0) + 1
+            else:  # waived: acknowledged, not open
+                self.waived[vid] = self.waived.get(vid, 0) + 1
 
     def result(self) -> dict[str, VendorCounts]:
         """Only vendors whose own record was evaluated count: a client's engagement with
@@ -105,6 +110,7 @@ class RunCounts:
                 self.flags.get(v, dict.fromkeys(SEVERITIES, 0)),
                 self.cannot.get(v, 0),
                 dict(sorted(self.rules.get(v, {}).items())),
+                self.waived.get(v, 0),
             )
             for v, name in self.vendors.items()
         }
@@ -198,6 +204,7 @@ def _parse(raw: str) -> Run | None:
                 flags={s: int(c["flags"].get(s, 0)) for s in SEVERITIES},
                 cannot_assess=int(c["cannot_assess"]),
                 rules={str(k): int(n) for k, n in c.get("rules", {}).items()},
+                waived=int(c.get("waived", 0)),
             )
             for vid, c in data["vendors"].items()
         }

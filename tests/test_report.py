@@ -12,6 +12,7 @@ import html
 import io
 import json
 import re
+from datetime import UTC, datetime
 
 import html5lib
 import pytest
@@ -310,3 +311,61 @@ def test_data_gaps_follow_the_unknown_reason(rulebook):
     assert "HubSpot" in by_signal["proposals_90d"].fix and "connect a source" in (
         by_signal["proposals_90d"].fix
     )
+
+
+WAIVER_CONFIG = """
+language: en
+waivers:
+  entries:
+    - rule: CMR018
+      record: c-quai
+      reason: "KPI workshop <booked> for January"
+      approved_by: Claire Martin
+      until: 2026-12-31
+"""
+
+
+def test_waivers_open_since_and_what_would_clear(tmp_path):
+    """Éditions du Quai's KPI flag is waived until 31 December: the grid and the heatmap show
+    it waived (not flagged, not fine), with the reason; each flag says what would clear it;
+    "open since" is shown only where the source keeps the flag history."""
+    from cmrules import report, service
+
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text(WAIVER_CONFIG)
+    session = service.open_session(str(cfg))
+    try:
+        first = datetime(2026, 11, 1, 12, tzinfo=UTC)
+        service.evaluate(session, vendor="Pixel Social", as_of=first)  # writes the notes
+        p = report.build(session, vendor="Pixel Social", as_of=AS_OF, language="en")
+    finally:
+        session.close()
+    pixel = p.vendors[0]
+    quai = next(c for c in pixel.clients if c.id == "c-quai")
+    assert quai.states[12] == "waived"
+    assert pixel.cells[12].waived == 1 and pixel.cells[12].total == len(pixel.clients)
+    assert all(t.rule_id != "CMR018" or t.records < len(pixel.clients) for t in p.top)
+    fired = [f for c in pixel.clients for f in c.findings if f.status == "fired"]
+    assert fired and all(f.clear_when is not None for f in fired)
+    # the local store keeps no flag history yet: every flag would look opened by this very
+    # run, so no "open since" date is shown rather than a wrong one
+    assert not p.open_since_known
+    assert "open since" not in render.render_as(p, "html")
+    assert all(f["open_since"] is None for v in p.to_dict()["vendors"] for c in v["clients"]
+               for f in c["findings"])  # fmt: skip
+    p.open_since_known = True  # a source that stores the history (HubSpot-style)
+
+    page = render.render_as(p, "html")
+    assert (
+        "Waived until 2026-12-31 (Claire Martin): KPI workshop &lt;booked&gt; for January" in page
+    )
+    assert "open since 2026-11-" in page and "To clear:" in page
+    assert 'class="st st-waived"' in page
+    rows = list(csv.DictReader(io.StringIO(render.render_as(p, "csv"))))
+    waived = [r for r in rows if r["status"] == "waived"]
+    assert [(r["record_id"], r["waiver_until"], r["waiver_by"]) for r in waived] == [
+        ("c-quai", "2026-12-31", "Claire Martin")
+    ]
+    assert all(r["open_since"] and r["to_clear"] for r in rows if r["status"] == "fired")
+    md = render.render_as(p, "markdown")
+    assert "⊘ Waived until 2026-12-31 (Claire Martin): KPI workshop \\<booked\\>" in md

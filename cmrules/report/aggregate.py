@@ -4,11 +4,13 @@ data gaps and the trend.  Pure: no I/O, no connector, no template."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..engine import CANNOT_ASSESS, FIRED
+from ..findings import WAIVED as WAIVED_STATUS
 from ..findings import Finding, cannot_assess_advice, sort_findings
 from ..history import SEVERITIES, Run, VendorCounts
 from ..rulebook import SEVERITY_RANK, Rulebook
@@ -16,7 +18,7 @@ from ..signals import TOO_EARLY
 from ..values import iso
 from .labels import CRITERION_IDS
 
-FLAGGED, CANNOT, FINE, NO_RULE = "flagged", "cannot", "fine", "na"
+FLAGGED, CANNOT, WAIVED, FINE, NO_RULE = "flagged", "cannot", "waived", "fine", "na"
 RISK_LEVELS = ("high", "medium", "low", "info", "none")
 TREND_DAYS = 90
 
@@ -28,20 +30,21 @@ class Cell:
     flagged: int = 0
     cannot: int = 0
     fine: int = 0
+    waived: int = 0  # flagged, but acknowledged by a valid waiver
     has_rule: bool = True
-    portfolio: str | None = None  # a finding on the vendor record itself: FLAGGED or CANNOT
+    portfolio: str | None = None  # a finding on the vendor record itself: FLAGGED/WAIVED/CANNOT
 
     @property
     def total(self) -> int:
-        return self.flagged + self.cannot + self.fine
+        return self.flagged + self.cannot + self.fine + self.waived
 
     def pct(self, state: str) -> int:
-        """Whole percent, so that the three shares of a cell always add up to 100."""
+        """Whole percent, so that the shares of a cell always add up to 100."""
         if not self.total:
             return 0
-        counts = {FLAGGED: self.flagged, CANNOT: self.cannot, FINE: self.fine}
+        counts = {FLAGGED: self.flagged, CANNOT: self.cannot, WAIVED: self.waived}
         if state == FINE:
-            return 100 - self.pct(FLAGGED) - self.pct(CANNOT)
+            return 100 - sum(self.pct(s) for s in counts)
         return round(100 * counts[state] / self.total)
 
     @property
@@ -57,6 +60,7 @@ class Cell:
             "flagged": self.flagged,
             "cannot_assess": self.cannot,
             "fine": self.fine,
+            "waived": self.waived,
             "has_rule": self.has_rule,
             "portfolio": self.portfolio,
         }
@@ -69,21 +73,21 @@ class ClientRow:
     id: str
     name: str
     risk: str
-    states: dict[int, str]  # criterion -> FLAGGED / CANNOT / FINE / NO_RULE
+    states: dict[int, str]  # criterion -> FLAGGED / WAIVED / CANNOT / FINE / NO_RULE
     worst: dict[int, str]  # criterion -> worst severity flagged
     findings: list[Finding]
 
     @property
     def flags(self) -> int:
-        return sum(1 for f in self.findings if f.status == "fired")
+        return sum(1 for f in self.findings if f.status == FIRED)
 
-    def to_dict(self, language: str) -> dict[str, Any]:
+    def to_dict(self, finding_dict: Callable[[Finding], dict[str, Any]]) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "risk_level": self.risk,
             "criteria": {str(c): s for c, s in self.states.items()},
-            "findings": [f.to_dict(language) for f in self.findings],
+            "findings": [finding_dict(f) for f in self.findings],
         }
 
 
@@ -98,7 +102,7 @@ class VendorSection:
 
     @property
     def open_flags(self) -> int:
-        own = sum(1 for f in self.findings if f.status == "fired")
+        own = sum(1 for f in self.findings if f.status == FIRED)
         return own + sum(c.flags for c in self.clients)
 
     def risk_counts(self, rows: Sequence[ClientRow]) -> dict[str, int]:
@@ -154,10 +158,21 @@ class Portfolio:
     history_runs: int = 0
     history_skipped: int = 0
     waiting: int = 0  # cannot-assess findings that are only too early to judge
+    #: the source keeps each record's flag history, so "open since" is a real date; without
+    #: it every flag would look opened by this very run, so the date is not shown
+    open_since_known: bool = False
 
     @property
     def clients(self) -> int:
         return sum(len(v.clients) for v in self.vendors)
+
+    def since(self, f: Finding) -> str | None:
+        return f.open_since if self.open_since_known else None
+
+    def finding_dict(self, f: Finding) -> dict[str, Any]:
+        out = f.to_dict(self.language)
+        out["open_since"] = self.since(f)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON structure of ``cmrules report --format json`` (every finding)."""
@@ -195,8 +210,8 @@ class Portfolio:
                     "name": v.name,
                     "risk_level": v.risk,
                     "open_flags": v.open_flags,
-                    "findings": [f.to_dict(lang) for f in v.findings],
-                    "clients": [c.to_dict(lang) for c in v.clients],
+                    "findings": [self.finding_dict(f) for f in v.findings],
+                    "clients": [c.to_dict(self.finding_dict) for c in v.clients],
                 }
                 for v in self.vendors
             ],  # fmt: skip
@@ -228,22 +243,31 @@ class Portfolio:
 
 
 def _state_of(findings: Iterable[Finding]) -> tuple[str, str | None]:
+    """A criterion's state for one record: flagged (with the worst severity) before waived
+    before cannot assess before fine."""
     worst: str | None = None
-    cannot = False
+    statuses = set()
     for f in findings:
-        if f.status == "fired":
-            if worst is None or SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst]:
-                worst = f.severity
-        else:
-            cannot = True
+        statuses.add(f.status)
+        if f.status == FIRED and (
+            worst is None or SEVERITY_RANK[f.severity] > SEVERITY_RANK[worst]
+        ):
+            worst = f.severity
     if worst is not None:
         return FLAGGED, worst
-    return (CANNOT if cannot else FINE), None
+    if WAIVED_STATUS in statuses:
+        return WAIVED, None
+    return (CANNOT if CANNOT_ASSESS in statuses else FINE), None
 
 
 def _risk(findings: Iterable[Finding]) -> str:
-    state, worst = _state_of(findings)
-    return worst if worst else ("info" if state == CANNOT else "none")
+    """Worst severity flagged; ``info`` when something cannot be assessed; else ``none``
+    (a waived flag does not count, as in the notes)."""
+    items = list(findings)
+    state, worst = _state_of(items)
+    if worst:
+        return worst
+    return "info" if any(f.status == CANNOT_ASSESS for f in items) else "none"
 
 
 def _client_row(cid: str, name: str, found: list[Finding], criteria: set[int]) -> ClientRow:
@@ -277,6 +301,7 @@ def build_portfolio(
     scope: str | None = None,
     runs: Sequence[Run] = (),
     history_skipped: int = 0,
+    open_since_known: bool = False,
 ) -> Portfolio:
     """Aggregate :class:`~cmrules.service.RecordResult` objects (vendors and their clients)."""
     items = list(results)
@@ -304,6 +329,8 @@ def build_portfolio(
                 cell = cells[c]
                 if state == FLAGGED:
                     cell.flagged += 1
+                elif state == WAIVED:
+                    cell.waived += 1
                 elif state == CANNOT:
                     cell.cannot += 1
                 elif state == FINE:
@@ -335,6 +362,7 @@ def build_portfolio(
         trend=trend(runs, set(vendor_records), as_of),
         history_runs=len(runs),
         history_skipped=history_skipped,
+        open_since_known=open_since_known,
     )
 
 
@@ -353,7 +381,7 @@ def top_issues(results: Iterable[Any], language: str, n: int = 3) -> list[TopIss
     sample: dict[str, Finding] = {}
     for r in results:
         for f in r.findings:
-            if f.status != "fired":
+            if f.status != FIRED:
                 continue
             records.setdefault(f.rule_id, set()).add(_key(f))
             vendors.setdefault(f.rule_id, set()).add(_vendor_of(f))
@@ -380,7 +408,7 @@ def data_gaps(results: Iterable[Any], language: str) -> tuple[list[Gap], int]:
     waiting = 0
     for r in results:
         for f in r.findings:
-            if f.status == "fired":
+            if f.status != CANNOT_ASSESS:
                 continue
             unknown = [e for e in f.evidence if e.value is None]
             gaps = [e for e in unknown if e.reason is None or e.reason.code != TOO_EARLY]

@@ -53,6 +53,7 @@ def build(
         scope=scope,
         runs=runs,
         history_skipped=skipped,
+        open_since_known=bool(getattr(conn, "stores_history", False)),
     )
 
 

@@ -48,7 +48,8 @@ UI: dict[str, dict[str, str]] = {
         "top_line": "raised {n} time(s), at {v} vendor(s)",
         "heatmap": "Vendors × criteria",
         "heatmap_help": "Each cell: share of the vendor's clients flagged (⚑), that cannot be "
-        "assessed (?), and fine (✓). ◆ marks a finding on the vendor's whole portfolio.",
+        "assessed (?), fine (✓), and flagged but waived (⊘, shown only when there are). ◆ marks "
+        "a finding on the vendor's whole portfolio.",
         "vendor": "Vendor",
         "client": "Client",
         "flagged": "flagged",
@@ -57,6 +58,11 @@ UI: dict[str, dict[str, str]] = {
         "no_rule": "no rule",
         "portfolio_flag": "portfolio flagged",
         "portfolio_cannot": "portfolio: cannot assess",
+        "portfolio_waived": "portfolio: waived",
+        "waived": "waived",
+        "open_since": "open since",
+        "to_clear": "To clear:",
+        "waived_until": "Waived until {until}",
         "clients_grid": "Clients × criteria",
         "filter": "Filter clients",
         "only_flagged": "only clients with a flag",
@@ -106,8 +112,8 @@ UI: dict[str, dict[str, str]] = {
         "top_line": "levé {n} fois, chez {v} prestataire(s)",
         "heatmap": "Prestataires × critères",
         "heatmap_help": "Chaque case : part des clients du prestataire signalés (⚑), impossibles "
-        "à évaluer (?) et sans problème (✓). ◆ marque un constat sur tout le portefeuille du "
-        "prestataire.",
+        "à évaluer (?), sans problème (✓), et signalés mais suspendus par une dérogation (⊘, "
+        "affiché s’il y en a). ◆ marque un constat sur tout le portefeuille du prestataire.",
         "vendor": "Prestataire",
         "client": "Client",
         "flagged": "signalés",
@@ -116,6 +122,11 @@ UI: dict[str, dict[str, str]] = {
         "no_rule": "aucune règle",
         "portfolio_flag": "portefeuille signalé",
         "portfolio_cannot": "portefeuille : impossible d’évaluer",
+        "portfolio_waived": "portefeuille : suspendu",
+        "waived": "suspendus",
+        "open_since": "ouvert depuis le",
+        "to_clear": "Pour lever :",
+        "waived_until": "Suspendu jusqu’au {until}",
         "clients_grid": "Clients × critères",
         "filter": "Filtrer les clients",
         "only_flagged": "seulement les clients signalés",

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..findings import Finding, format_records, format_value
-from .aggregate import CANNOT, FINE, FLAGGED, NO_RULE, RISK_LEVELS, ClientRow, Portfolio
+from .aggregate import CANNOT, FINE, FLAGGED, NO_RULE, RISK_LEVELS, WAIVED, ClientRow, Portfolio
 from .labels import CRITERIA, CRITERION_IDS, SEVERITY, UI
 
 FORMATS = ("html", "markdown", "csv", "json")
@@ -39,7 +39,8 @@ _MIN_PER_VENDOR = (20, 5)
 CSV_COLUMNS = (
     "vendor_id", "vendor_name", "record_kind", "record_id", "record_name", "record_risk_level",
     "rule_id", "rule_name", "criterion", "criterion_name", "status", "severity", "message",
-    "evidence", "missing", "advice", "question", "fingerprint",
+    "evidence", "missing", "advice", "to_clear", "open_since", "waiver_until", "waiver_by",
+    "waiver_reason", "question", "fingerprint",
 )  # fmt: skip
 
 
@@ -107,12 +108,13 @@ def _context(p: Portfolio) -> dict[str, Any]:
         "levels": RISK_LEVELS,
         "views": _views(p),
         "evidence": lambda f: _evidence(f, lang),
+        "since": p.since,
         "date": p.as_of.strftime("%Y-%m-%d %H:%M UTC"),
         "version": __version__,
-        "S": {"flagged": FLAGGED, "cannot": CANNOT, "fine": FINE, "na": NO_RULE},
-        "glyph": {FLAGGED: "⚑", CANNOT: "?", FINE: "✓", NO_RULE: "–"},
+        "S": {"flagged": FLAGGED, "cannot": CANNOT, "fine": FINE, "na": NO_RULE, "waived": WAIVED},
+        "glyph": {FLAGGED: "⚑", CANNOT: "?", FINE: "✓", NO_RULE: "–", WAIVED: "⊘"},
         "state_label": {FLAGGED: t["flagged"], CANNOT: t["cannot"], FINE: t["fine"],
-                        NO_RULE: t["no_rule"]},
+                        NO_RULE: t["no_rule"], WAIVED: t["waived"]},
         "trend_svg": _trend_svg(p),
         "gap_max": max((g.findings for g in p.gaps), default=1),
         "fmt_hidden": lambda hidden: ", ".join(
@@ -217,13 +219,17 @@ def to_csv(p: Portfolio) -> str:
     out.writerow(CSV_COLUMNS)
 
     def row(vid: str, vname: str, kind: str, rid: str, rname: str, risk: str, f: Finding) -> None:
+        waiver = f.waiver or {}
         out.writerow(
             csv_cell(x)
             for x in (
                 vid, vname, kind, rid, rname, risk, f.rule_id, f.rule_name, f.criterion,
                 CRITERIA[f.criterion][lang][0] if f.criterion in CRITERIA else "",
                 f.status, f.severity, f.message[lang], "; ".join(_evidence(f, lang)),
-                " ".join(f.missing), f.advice[lang], f.question[lang], f.fingerprint,
+                " ".join(f.missing), f.advice[lang],
+                f.clear_when.text[lang] if f.clear_when else "", p.since(f) or "",
+                waiver.get("until") or "", waiver.get("by") or "", waiver.get("reason") or "",
+                f.question[lang], f.fingerprint,
             )
         )  # fmt: skip
 
