@@ -84,3 +84,55 @@ def test_table_markdown_and_note_name_the_vendor(config: Path) -> None:
     alpha, beta = note.index("\nVendor: Agence Alpha\n"), note.index("\nVendor: Agence Bêta\n")
     assert alpha < beta, "grouped by vendor: worst first, then by name (both have a high one)"
     assert "CMR008" not in note[alpha:beta] and "CMR008" in note[beta:], "under Bêta only"
+
+
+def test_cmrules_signals_lists_the_windows() -> None:
+    out = CliRunner().invoke(cli, ["signals"]).output
+    assert "meetings_per_month (company, float, window 90 days)" in out
+    assert "strategy_reviews_365d (company, int, window 365 days)" in out
+
+
+def test_coverage_override_in_config_makes_absence_not_evidence(config: Path) -> None:
+    """``coverage.local``: this store holds meetings only — exchanges are then not recorded."""
+    config.write_text(
+        config.read_text() + "coverage: {local: {activity_kinds: [meeting], attendees: false}}\n"
+    )
+    report = json.loads(evaluate(config, "--vendor", "v-a", "--format", "json"))
+    [f] = findings_of(report, "c-new")["CMR011"]
+    assert f["status"] == "cannot_assess"
+    assert "calls, e-mails or tickets not recorded by local" in f["message"]
+    cmr004 = findings_of(report, "c-two")["CMR004"]  # no sponsor: fires whatever the attendees
+    assert [f["status"] for f in cmr004] == ["fired", "fired"]  # one per vendor
+
+
+def test_a_rule_window_set_in_config(config: Path) -> None:
+    config.write_text(
+        config.read_text() + "signals: {min_observed_days: 7}\n"
+        "rules: {params: {CMR010: {window_days: 14, min_meetings_per_month: 3}}}\n"
+    )
+    report = json.loads(evaluate(config, "--vendor", "v-a", "--format", "json"))
+    [cmr010] = findings_of(report, "c-young")["CMR010"]  # one meeting in the last 14 days
+    assert cmr010["status"] == "fired"
+    assert "2.14 meetings per month over the last 14 days" in cmr010["message"]
+    ev = {e["signal"]: e for e in cmr010["evidence"]}
+    assert ev["meetings_per_month"]["window_days"] == 14
+
+
+def test_two_rules_reading_one_signal_over_different_windows_is_an_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "extra.yaml").write_text(
+        "rules:\n  - id: ACME001\n    name: acme.meetings\n    side: vendor\n    criterion: 8\n"
+        "    severity: low\n    question: {fr: q, en: q}\n    params: {window_days: 30}\n"
+        "    when: {signal: meetings_per_month, op: lt, value: 2}\n"
+        "    message: {fr: m, en: m}\n    advice: {fr: a, en: a}\n",
+        "utf-8",
+    )
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text(f"rules: {{dirs: [{rules}]}}\nlocal: {{path: {tmp_path / 'db'}}}\n")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "evaluate", "--vendor", "v-pixel"])
+    assert result.exit_code == 2, result.output
+    assert (
+        "rules ACME001 and CMR010 both read meetings_per_month but over different windows "
+        "(30 and 90 days)" in result.output
+    )

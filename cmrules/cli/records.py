@@ -62,5 +62,6 @@ def signals_cmd() -> None:
     from ..signals import REGISTRY
 
     for spec in REGISTRY.values():
-        click.echo(f"{spec.name} ({spec.subject}, {spec.type})")
+        window = f", window {spec.window_days} days" if spec.window_days else ""
+        click.echo(f"{spec.name} ({spec.subject}, {spec.type}{window})")
         click.echo(f"    {spec.doc}")
