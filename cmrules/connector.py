@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from .errors import AuthError, ConfigError, ConnectorError, RateLimitExhausted
 from .model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
+from .tasks import Task
 
 ENTRY_POINT_GROUP = "cmrules.connectors"
 log = logging.getLogger("cmrules.connector")
@@ -44,6 +45,9 @@ class RenderedNote:
     flags: Flags
     language: str
     gaps: tuple[str, ...] = ()  # what the record owner can fill in (note language), for tasks
+    #: data-gap task when ``tasks: true`` (None: no gap, or tasks off — see ``tasks_on``)
+    task: Task | None = None
+    tasks_on: bool = False  # the core manages tasks for this record (sync_task is called)
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class Connector(ABC):
     #: True when :meth:`write_flags` stores ``Flags.history`` on the record and reads it back
     #: into ``Organisation.writeback["history"]`` (then a history change alone is written)
     stores_history: ClassVar[bool] = False
+    #: True when :meth:`sync_task` creates/completes data-gap tasks (``tasks: true``)
+    supports_tasks: ClassVar[bool] = False
 
     def __init__(self, settings: Mapping[str, Any], context: ConnectorContext | None = None):
         self.settings = dict(settings)
@@ -161,8 +167,16 @@ class Connector(ABC):
         if not self.note_exists(note.subject, note.fingerprint):
             self.write_note(note.subject, note)
             created = True
+        if note.tasks_on and self.supports_tasks:
+            self.sync_task(note.subject, note.task)
         self.write_flags(note.subject, note.flags)
         return created
+
+    def sync_task(self, subject: Organisation, task: Task | None) -> int:
+        """Make ``task`` the record's one open cmrules task: create it unless a task carrying
+        its fingerprint exists, complete every other open cmrules task of the record (all of
+        them when ``task`` is None).  Idempotent; returns the number of write calls."""
+        raise NotImplementedError(f"the {self.name} connector does not create tasks")
 
     def apply_many(self, notes: Sequence[RenderedNote]) -> list[ApplyOutcome]:
         """:meth:`apply` for up to ``write_batch_size`` notes, one outcome per note, in order.

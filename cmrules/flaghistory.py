@@ -12,7 +12,8 @@ Stored form (``dumps``)::
     {"v": 1,
      "open":   {"CMR010@v-pixel": "2026-11-20", ...},   # flag key -> first seen (ISO date)
      "waived": {"CMR018@v-pixel": "2027-03-01", ...},   # flag key -> waiver end
-     "log":    [["2026-11-20", "opened", "CMR010", "v-pixel"], ...]}   # newest last
+     "log":    [["2026-11-20", "opened", "CMR010", "v-pixel"], ...],   # newest last
+     "task":   "3f2a…"}                                 # open data-gap task, when tasks are on
 
 Events: ``opened``, ``resolved``, ``waived``, ``waiver_ended``.  The log keeps the last
 :data:`MAX_EVENTS` events so the value stays small (HubSpot text properties hold 65,536
@@ -46,6 +47,7 @@ class History:
     open: dict[str, str] = field(default_factory=dict)
     waived: dict[str, str] = field(default_factory=dict)
     log: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    task: str = ""  # fingerprint of the open data-gap task (cmrules.tasks), if any
 
     def dumps(self) -> str:
         """Compact, deterministic JSON (the value stored on the record)."""
@@ -55,6 +57,8 @@ class History:
             "waived": dict(sorted(self.waived.items())),
             "log": [list(e) for e in self.log[-MAX_EVENTS:]],
         }
+        if self.task:
+            data["task"] = self.task
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,6 +71,7 @@ class History:
                 {"rule_id": split_key(k)[0], "vendor_id": split_key(k)[1], "until": v}
                 for k, v in sorted(self.waived.items())
             ],
+            "task": self.task or None,
             "events": [
                 {"date": d, "event": ev, "rule_id": rule, "vendor_id": vendor}
                 for d, ev, rule, vendor in self.log
@@ -90,9 +95,10 @@ def loads(raw: str | None) -> History:
             for e in data.get("log") or []
             if isinstance(e, list) and len(e) == 4 and e[1] in EVENTS
         ]
+        task = str(data.get("task") or "")
     except (ValueError, TypeError, AttributeError, IndexError):
         return History()
-    return History(opened, waived, log)
+    return History(opened, waived, log, task)
 
 
 @dataclass
@@ -126,7 +132,7 @@ def update(
     items = list(findings)
     live = {f.key: f for f in items if f.status in (FIRED, WAIVED)}
     unknown = {f.key for f in items if f.status == CANNOT_ASSESS}
-    new = History(log=list(previous.log))
+    new = History(log=list(previous.log), task=previous.task)
     changes = Changes()
 
     def event(kind: str, key: str) -> None:

@@ -187,4 +187,7 @@ def dry_run_notes(report: Report) -> str:
 def dry_run_note(r: Any) -> list[str]:
     if r.write != "would_write":
         return []
-    return [f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====", r.note.text, ""]
+    out = [f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====", r.note.text]
+    if r.note.task is not None:
+        out.append(f"+ task: {_line(r.note.task.title)} — {r.note.task.body.splitlines()[0]}")
+    return [*out, ""]

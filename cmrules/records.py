@@ -13,6 +13,7 @@ from typing import Any
 
 from . import flaghistory as history_mod
 from . import notes as notes_mod
+from . import tasks as tasks_mod
 from . import waivers as waivers_mod
 from .connector import RenderedNote
 from .engine import CANNOT_ASSESS
@@ -32,6 +33,7 @@ class Policy:
     language: str
     max_days: int = waivers_mod.DEFAULT_MAX_DAYS
     config_waivers: list[waivers_mod.Waiver] = field(default_factory=list)
+    tasks: bool = False  # data gaps become tasks for the record owner
 
     @classmethod
     def build(
@@ -41,8 +43,9 @@ class Policy:
         language: str,
         config_entries: Iterable[Mapping[str, Any]] = (),
         max_days: int = waivers_mod.DEFAULT_MAX_DAYS,
+        tasks: bool = False,
     ) -> Policy:
-        policy = cls(rulebook, as_of, language, max_days)
+        policy = cls(rulebook, as_of, language, max_days, tasks=tasks)
         for entry in config_entries:
             policy.config_waivers.extend(
                 waivers_mod.parse(
@@ -112,6 +115,11 @@ def finish(
         for f in findings
     ]
     language = notes_mod.record_language(subject, policy.language)
+    task = None
+    if policy.tasks:
+        points, gaps = notes_mod.gaps(findings, language)
+        task = tasks_mod.build(subject.id, subject.name, points, tuple(gaps), language)
+        hist.task = task.fingerprint if task is not None else ""
     note = notes_mod.render(
         subject,
         findings,
@@ -123,6 +131,8 @@ def finish(
         changes=changes,
         titles=policy.titles,
     )
+    if policy.tasks:
+        note = replace(note, task=task, tasks_on=True)
     return Outcome(findings, note, hist, changes, [*own, *relevant], language)
 
 

@@ -164,8 +164,9 @@ def evaluate_dataset(
     ``vendor_values``: a vendor's signals computed beforehand (over a portfolio evaluated in
     chunks, :mod:`cmrules.stream`) instead of from ``ds``."""
     sets = session.rulesets
+    cfg = session.config
     policy = records_mod.Policy.build(
-        session.rulebook, as_of, language, session.config.waivers, session.config.waiver_max_days
+        session.rulebook, as_of, language, cfg.waivers, cfg.waiver_max_days, tasks=cfg.tasks
     )
     results: list[RecordResult] = []
     only = None if company_ids is None else set(company_ids)

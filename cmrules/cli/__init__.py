@@ -16,6 +16,7 @@ Exit codes: 0 ok · 1 a finding reached ``--fail-on`` · 2 usage, config or rule
 from __future__ import annotations
 
 # Command modules register themselves on import; one line each, sorted.
+from . import acting as acting
 from . import crm as crm
 from . import evaluate as evaluate
 from . import explain as explain

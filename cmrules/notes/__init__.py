@@ -212,19 +212,25 @@ def _since(
         )
     if changes.resolved:
         items.append(
-            lab["resolved"].format(items=tx.join(list(map(key_name, changes.resolved)), lang))
+            _t(lab["resolved"], lang).format(
+                items=tx.join(list(map(key_name, changes.resolved)), lang)
+            )
         )
     if changes.waived:
         items.append(
-            lab["newly_waived"].format(items=tx.join([name(f) for f in changes.waived], lang))
+            _t(lab["newly_waived"], lang).format(
+                items=tx.join([name(f) for f in changes.waived], lang)
+            )
         )
     if changes.returned:
         items.append(
-            lab["returned"].format(items=tx.join([name(f) for f in changes.returned], lang))
+            _t(lab["returned"], lang).format(
+                items=tx.join([name(f) for f in changes.returned], lang)
+            )
         )
     sep = " ; " if lang == "fr" else "; "
     body = sep.join(items) if items else lab["nothing_new"]
-    return _plain(_t(lab["since"], lang).format(items=_t(body, lang) if not items else body))
+    return _plain(_t(lab["since"], lang).format(items=body))
 
 
 def _all_new(history: History) -> bool:

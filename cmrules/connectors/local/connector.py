@@ -38,8 +38,10 @@ from cmrules.model import (
     Role,
     Side,
 )
+from cmrules.tasks import Task
 from cmrules.values import iso, parse_datetime
 
+from . import workflow
 from .importer import import_data, import_file
 from .store import decode_attrs, default_path, demo_file, open_database
 
@@ -82,6 +84,8 @@ class LocalConnector(Connector):
     """SQLite-backed connector (config section ``local``)."""
 
     name = "local"
+    stores_history: ClassVar[bool] = True
+    supports_tasks: ClassVar[bool] = True
     settings_keys: ClassVar[frozenset[str]] = frozenset(SCHEMA["properties"])
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
@@ -123,11 +127,11 @@ class LocalConnector(Connector):
     # -- reading ------------------------------------------------------------------------------
     _ORG_SQL = (
         "SELECT o.id, o.name, o.kind, o.domain, o.external_id, o.attributes, o.updated_at, "
-        "f.fingerprint FROM organisations o LEFT JOIN flags f ON f.subject_id = o.id"
+        "f.fingerprint, f.history FROM organisations o LEFT JOIN flags f ON f.subject_id = o.id"
     )
 
     def _org(self, row: sqlite3.Row | tuple[Any, ...]) -> Organisation:
-        oid, name, kind, domain, ext, attrs, updated, fingerprint = row
+        oid, name, kind, domain, ext, attrs, updated, fingerprint, history = row
         return Organisation(
             id=oid,
             name=name,
@@ -135,7 +139,8 @@ class LocalConnector(Connector):
             domain=domain,
             external_id=ext,
             attributes=decode_attrs(attrs, ORG_ATTRIBUTES),
-            writeback={"fingerprint": fingerprint} if fingerprint else {},
+            writeback={"fingerprint": fingerprint, "history": history or ""} if fingerprint else {},
+            waivers=workflow.record_waivers(self.db, oid),
             properties=json.loads(attrs or "{}").get("properties", {}),
             source=self.name,
             updated_at=parse_datetime(updated),
@@ -335,15 +340,17 @@ class LocalConnector(Connector):
         try:
             with self.db:
                 self.db.execute(
-                    "INSERT INTO flags VALUES (?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO UPDATE "
-                    "SET risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
-                    "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint",
+                    "INSERT INTO flags VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(subject_id) DO "
+                    "UPDATE SET risk_level=excluded.risk_level, rule_ids=excluded.rule_ids, "
+                    "evaluated_at=excluded.evaluated_at, fingerprint=excluded.fingerprint, "
+                    "history=excluded.history",
                     (
                         subject.id,
                         flags.risk_level,
                         ";".join(flags.rule_ids),
                         iso(flags.evaluated_at),
                         flags.fingerprint,
+                        flags.history,
                     ),
                 )
         except sqlite3.Error as exc:
@@ -351,6 +358,19 @@ class LocalConnector(Connector):
                 f"{subject.name}: the local database is busy, read-only or refused the flags "
                 f"({exc}); rerun when the other run is done"
             ) from None
+
+    # -- waivers and data-gap tasks (cmrules waive / waivers / tasks) -------------------------
+    def sync_task(self, subject: Organisation, task: Task | None) -> int:
+        writes = workflow.sync_task(self.db, subject.id, task)
+        self.context.count("write_calls", writes)
+        return writes
+
+    def add_waiver(self, subject: Organisation, entry: Mapping[str, Any]) -> int:
+        self.context.count("write_calls")
+        return workflow.add_waiver(self.db, subject.id, entry)
+
+    def tasks(self, include_completed: bool = False) -> list[dict[str, Any]]:
+        return workflow.tasks(self.db, include_completed)
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         """The stored notes of ``subject``, newest first."""

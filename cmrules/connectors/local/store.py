@@ -44,8 +44,17 @@ CREATE TABLE IF NOT EXISTS notes (
     created_at TEXT NOT NULL, UNIQUE (subject_id, fingerprint));
 CREATE TABLE IF NOT EXISTS flags (
     subject_id TEXT PRIMARY KEY, risk_level TEXT NOT NULL, rule_ids TEXT NOT NULL,
-    evaluated_at TEXT NOT NULL, fingerprint TEXT NOT NULL);
+    evaluated_at TEXT NOT NULL, fingerprint TEXT NOT NULL, history TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS waivers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+    vendor TEXT, until TEXT NOT NULL, reason TEXT NOT NULL, waived_by TEXT,
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    title TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open',
+    created_at TEXT NOT NULL, completed_at TEXT, UNIQUE (subject_id, fingerprint));
 CREATE INDEX IF NOT EXISTS contacts_org ON contacts(org_id);
+CREATE INDEX IF NOT EXISTS waivers_subject ON waivers(subject_id);
 CREATE INDEX IF NOT EXISTS activities_company ON activities(company_id);
 """
 
@@ -73,6 +82,9 @@ def open_database(path: Path) -> sqlite3.Connection:
         for column in ("ended_at", "status"):  # databases made before engagements could end
             if column not in columns:
                 db.execute(f"ALTER TABLE engagements ADD COLUMN {column} TEXT")
+        flag_columns = {row[1] for row in db.execute("PRAGMA table_info(flags)")}
+        if "history" not in flag_columns:  # databases made before flag history
+            db.execute("ALTER TABLE flags ADD COLUMN history TEXT NOT NULL DEFAULT ''")
     except (OSError, sqlite3.Error) as exc:
         raise ConnectorError(
             f"cannot open the local database {path}: {exc}; set local.path in "

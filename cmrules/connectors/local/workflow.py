@@ -1,0 +1,92 @@
+"""The local store's waivers (``cmrules waive``) and data-gap tasks (``cmrules tasks``).
+
+Waiver rows are handed to the core raw, on ``Organisation.waivers``: the core validates them
+(reason, expiry, known rule, maximum length) like waivers from any CRM.  Tasks follow the core's
+contract (:meth:`cmrules.connector.Connector.sync_task`): one open task per record and gap set,
+found again by its fingerprint, completed when the gaps change or are filled — in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cmrules.tasks import Task
+from cmrules.values import iso
+
+
+def record_waivers(db: sqlite3.Connection, subject_id: str) -> tuple[dict[str, Any], ...]:
+    rows = db.execute(
+        "SELECT id, rule_id, vendor, until, reason, waived_by FROM waivers "
+        "WHERE subject_id = ? ORDER BY id",
+        (subject_id,),
+    ).fetchall()
+    return tuple(
+        {
+            "rules": rule, "vendor": vendor, "until": until, "reason": reason, "by": by,
+            "origin": "local", "where": f"local waiver #{wid}",
+        }
+        for wid, rule, vendor, until, reason, by in rows
+    )  # fmt: skip
+
+
+def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]) -> int:
+    """Store a waiver (already validated by the caller); returns its id."""
+    with db:
+        cur = db.execute(
+            "INSERT INTO waivers (subject_id, rule_id, vendor, until, reason, waived_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                subject_id,
+                entry["rule"],
+                entry.get("vendor"),
+                str(entry["until"]),
+                entry["reason"],
+                entry.get("by"),
+                iso(datetime.now(UTC)),
+            ),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def sync_task(db: sqlite3.Connection, subject_id: str, task: Task | None) -> int:
+    """Create ``task`` unless present, complete the record's other open tasks; one
+    transaction.  Returns the number of rows written."""
+    now = iso(datetime.now(UTC))
+    writes = 0
+    with db:
+        open_rows = db.execute(
+            "SELECT id, fingerprint FROM tasks WHERE subject_id = ? AND status = 'open'",
+            (subject_id,),
+        ).fetchall()
+        for tid, fp in open_rows:
+            if task is None or fp != task.fingerprint:
+                db.execute(
+                    "UPDATE tasks SET status = 'completed', completed_at = ? WHERE id = ?",
+                    (now, tid),
+                )
+                writes += 1
+        if task is not None and not any(fp == task.fingerprint for _, fp in open_rows):
+            cur = db.execute(
+                "INSERT INTO tasks (subject_id, fingerprint, title, body, status, created_at) "
+                "VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT(subject_id, fingerprint) DO UPDATE "
+                "SET status = 'open', completed_at = NULL",
+                (subject_id, task.fingerprint, task.title, task.body, now),
+            )
+            writes += cur.rowcount
+    return writes
+
+
+def tasks(db: sqlite3.Connection, include_completed: bool = False) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT t.id, t.subject_id, o.name, t.title, t.body, t.status, t.created_at, "
+        "t.completed_at FROM tasks t LEFT JOIN organisations o ON o.id = t.subject_id"
+    )
+    if not include_completed:
+        sql += " WHERE t.status = 'open'"
+    rows = db.execute(sql + " ORDER BY t.id").fetchall()
+    keys = ("id", "record_id", "record", "title", "body", "status", "created_at", "completed_at")
+    return [dict(zip(keys, row, strict=True)) for row in rows]

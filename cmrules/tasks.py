@@ -1,0 +1,64 @@
+"""Data gaps as tasks for the record owner (opt-in: ``tasks: true`` in the config).
+
+One task per record and gap set: "fill in executive sponsor, KPIs agreed, crisis procedure so 3
+more points can be assessed".  Its fingerprint (a hash of the record and the gap set) is carried
+in the task's body footer (``cmrules-task:<fingerprint>``) so a connector recognises a task it
+already created (crash safety, like notes), and in the record's history, so an unchanged rerun
+makes no call.  When the gaps change or are filled, the connector completes the old task (and
+creates the new one, if gaps remain).  Connectors that support tasks set
+``Connector.supports_tasks`` and implement :meth:`cmrules.connector.Connector.sync_task`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from . import text as tx
+
+TASK_PREFIX = "cmrules-task:"
+
+_WORDS = {
+    "fr": {
+        "title": "Compléter la fiche {name} pour cmrules",
+        "body": "Pour évaluer {n} {points} de plus, renseignez : {fields}.",
+        "points": ("point", "points"),
+    },
+    "en": {
+        "title": "Complete {name} for cmrules",
+        "body": "To assess {n} more {points}, fill in: {fields}.",
+        "points": ("point", "points"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    subject_id: str
+    fingerprint: str
+    title: str
+    body: str  # plain text, ends with the ``cmrules-task:<fingerprint>`` footer
+    gaps: tuple[str, ...]
+    language: str
+
+
+def task_fingerprint(subject_id: str, gaps: tuple[str, ...]) -> str:
+    raw = subject_id + "|" + "|".join(sorted(gaps))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def build(
+    subject_id: str, name: str, points: int, gaps: tuple[str, ...], language: str
+) -> Task | None:
+    """The task for a record's gap set (``gaps`` in the note's language), or None."""
+    if not gaps or not points:
+        return None
+    w = _WORDS[language]
+    fp = task_fingerprint(subject_id, gaps)
+    body = tx.typography(w["body"], language).format(
+        n=tx.number(points, language),
+        points=tx.plural(points, w["points"][0], w["points"][1], language),
+        fields=tx.join(list(gaps), language),
+    )
+    title = tx.typography(w["title"], language).format(name=name)
+    return Task(subject_id, fp, title, f"{body}\n{TASK_PREFIX}{fp}", gaps, language)

@@ -1,0 +1,125 @@
+"""Acting on flags with the local store: history on the record, waivers, data-gap tasks."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cmrules.cli import cli
+
+DAY1 = ["--as-of", "2026-11-20T12:00:00Z"]
+
+
+def run(*args, config=None):
+    pre = ["--config", str(config)] if config else []
+    res = CliRunner().invoke(cli, [*pre, *args])
+    return res
+
+
+def summary(res):
+    assert res.exit_code in (0, 1), res.output
+    return json.loads(res.stdout)["summary"]
+
+
+def test_history_survives_deleting_the_state_file(tmp_path):
+    """The sync state file is lost; the first-seen dates live in the store's flags table."""
+    first = run("sync", "--json", "--as-of", "2026-11-20T12:00:00Z")
+    assert first.exit_code in (0, 1), first.output
+    for f in (tmp_path / "home").glob("sync-*.json"):
+        f.unlink()
+    again = run("sync", "--json", "--full", "--as-of", "2026-11-20T12:00:00Z")
+    assert json.loads(again.stdout)["notes_written"] == 0  # same flags: nothing to write
+    hist = json.loads(run("history", "--company", "Café Médina", "--format", "json").stdout)
+    assert {"rule_id": "CMR008", "vendor_id": "v-pixel", "since": "2026-11-20"} in hist["open"]
+    assert hist["stored"] is True
+
+
+def test_resolved_flag_is_good_news_in_the_next_note(tmp_path):
+    """Café Médina names a project owner: the next note opens with the good news, and the
+    flags still open keep their first-seen date."""
+    run("evaluate", "--company", "Café Médina", *DAY1)
+    fix = tmp_path / "fix.yaml"
+    fix.write_text(
+        "contacts:\n  - {id: p-nadia-ferhat, name: Nadia Ferhat, org: c-medina,"
+        " roles: [project_owner], attributes: {social_media_familiar: true}}\n",
+        encoding="utf-8",
+    )
+    assert run("local", "import", "--keep-demo", str(fix)).exit_code == 0
+    later = ["--as-of", "2026-11-21T12:00:00Z", "--lang", "en"]
+    assert run("evaluate", "--company", "Café Médina", *later).exit_code in (0, 1)
+    note = run("notes", "--company", "Café Médina").output.split("--- note")[1].splitlines()
+    assert note[2] == "Since the last note: good news, resolved: No project owner named."
+    assert "Open since 20 November 2026" in note[4]
+    hist = json.loads(run("history", "--company", "c-medina", "--format", "json").stdout)
+    assert hist["events"][-1] == {"date": "2026-11-21", "event": "resolved", "rule_id": "CMR002",
+                                  "vendor_id": "v-pixel"}  # fmt: skip
+
+
+def test_waive_expiry_between_two_runs_changes_only_that_note(tmp_path):
+    """CMR010 on Café Médina waived until 15 December: no longer a flag, the note says so; on
+    16 December it is back and the note says the waiver ended.  Other records: untouched."""
+    run("evaluate", "--vendor", "Pixel Social", *DAY1)
+    res = run("waive", "--company", "Café Médina", "--rule", "CMR010", "--until", "2026-12-15",
+              "--reason", "Monthly meetings resume in January", "--by", "Claire Martin", *DAY1)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    s = summary(run("evaluate", "--vendor", "Pixel Social", "--format", "json", *DAY1))
+    assert s["notes_written"] == 1 and s["unchanged"] == s["records_evaluated"] - 1 >= 2
+    assert s["waived"] == 1
+    notes = run("notes", "--company", "Café Médina").output
+    assert "[SUSPENDU] Réunions trop rares — Suspendu jusqu’au 15 décembre 2026" in notes
+    flags = json.loads(run("evaluate", "--company", "c-medina", "--format", "json", "--no-write",
+                           *DAY1).stdout)["records"][0]["flags"]  # fmt: skip
+    assert "CMR010" not in flags
+    reg = json.loads(run("waivers", "--format", "json", *DAY1).stdout)
+    assert [(w["rule_id"], w["record_name"], w["status"]) for w in reg] == [
+        ("CMR010", "Café Médina", "active")
+    ]
+    later = ["--as-of", "2026-12-16T12:00:00Z"]
+    rep = json.loads(run("evaluate", "--vendor", "Pixel Social", "--format", "json", *later).stdout)
+    assert rep["summary"]["waived"] == 0
+    medina = next(r for r in rep["records"] if r["id"] == "c-medina")
+    assert medina["write"] == "written" and "CMR010" in medina["flags"]
+    notes = run("notes", "--company", "Café Médina").output
+    assert "fin de suspension, à nouveau ouvert\u202f: Réunions trop rares" in notes
+    reg = json.loads(run("waivers", "--format", "json", *later).stdout)
+    assert "expired on 2026-12-15" in reg[0]["problem"]
+
+
+def test_waive_refuses_what_would_not_apply(tmp_path):
+    bad = [
+        (["--rule", "CMR999", "--until", "2027-01-01", "--reason", "r"], "unknown rule"),
+        (["--rule", "CMR010", "--until", "2026-11-01", "--reason", "r"], "expired on"),
+        (["--rule", "CMR010", "--until", "2027-12-01", "--reason", "r"], "more than the maximum"),
+        (["--rule", "CMR010", "--until", "2027-01-01", "--reason", " "], "no reason"),
+    ]
+    for args, needle in bad:
+        res = run("waive", "--company", "Café Médina", *args, *DAY1)
+        assert res.exit_code == 2 and needle in res.output, res.output
+        assert res.output.count("Error:") == 1
+
+
+def test_tasks_created_once_completed_when_filled_and_no_write_on_rerun(tmp_path):
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text("tasks: true\n", encoding="utf-8")
+    dry = run("evaluate", "--company", "Café Médina", "--dry-run", *DAY1, config=cfg)
+    assert "+ task: Compléter la fiche Café Médina pour cmrules" in dry.output
+    assert json.loads(run("tasks", "--format", "json", config=cfg).stdout) == []  # dry run
+    run("evaluate", "--company", "Café Médina", *DAY1, config=cfg)
+    open_tasks = json.loads(run("tasks", "--format", "json", config=cfg).stdout)
+    assert len(open_tasks) == 1 and "procédure de crise" in open_tasks[0]["body"]
+    s = summary(run("evaluate", "--company", "Café Médina", "--format", "json", *DAY1, config=cfg))
+    assert s["unchanged"] == 1 and "write_calls" not in s  # zero writes on rerun
+    fix = tmp_path / "fix.yaml"
+    fix.write_text(
+        "engagements:\n  - company: c-medina\n    vendor: v-pixel\n    started: 2026-02-01\n"
+        "    vendor_contacts: [p-chloe-dubois]\n"
+        "    attributes: {kpis_defined: false, escalation_plan: false}\n"
+        "contacts:\n  - {id: p-nadia-ferhat, name: Nadia Ferhat, org: c-medina,"
+        " roles: [project_owner], attributes: {social_media_familiar: true}}\n",
+        encoding="utf-8",
+    )
+    assert run("local", "import", "--keep-demo", str(fix), config=cfg).exit_code == 0
+    run("evaluate", "--company", "Café Médina", *DAY1, config=cfg)
+    every = json.loads(run("tasks", "--all", "--format", "json", config=cfg).stdout)
+    assert [t["status"] for t in every] == ["completed"]  # gaps filled: completed, none new
