@@ -60,8 +60,9 @@ def test_waive_expiry_between_two_runs_changes_only_that_note(tmp_path):
     """CMR010 on Café Médina waived until 15 December: no longer a flag, the note says so; on
     16 December it is back and the note says the waiver ended.  Other records: untouched."""
     run("evaluate", "--vendor", "Pixel Social", *DAY1)
+    why = "Monthly meetings resume in January"
     res = run("waive", "--company", "Café Médina", "--rule", "CMR010", "--until", "2026-12-15",
-              "--reason", "Monthly meetings resume in January", "--by", "Claire Martin", *DAY1)  # fmt: skip
+              "--reason", why, "--by", "Claire Martin", *DAY1)  # fmt: skip
     assert res.exit_code == 0, res.output
     s = summary(run("evaluate", "--vendor", "Pixel Social", "--format", "json", *DAY1))
     assert s["notes_written"] == 1 and s["unchanged"] == s["records_evaluated"] - 1 >= 2
