@@ -18,16 +18,14 @@ from . import text as tx
 
 TASK_PREFIX = "cmrules-task:"
 
-_WORDS = {
+_WORDS: dict[str, dict[str, str]] = {
     "fr": {
         "title": "Compléter la fiche {name} pour cmrules",
         "body": "Pour évaluer {n} {points} de plus, renseignez : {fields}.",
-        "points": ("point", "points"),
     },
     "en": {
         "title": "Complete {name} for cmrules",
         "body": "To assess {n} more {points}, fill in: {fields}.",
-        "points": ("point", "points"),
     },
 }
 
@@ -57,7 +55,7 @@ def build(
     fp = task_fingerprint(subject_id, gaps)
     body = tx.typography(w["body"], language).format(
         n=tx.number(points, language),
-        points=tx.plural(points, w["points"][0], w["points"][1], language),
+        points=tx.plural(points, "point", "points", language),
         fields=tx.join(list(gaps), language),
     )
     title = tx.typography(w["title"], language).format(name=name)
