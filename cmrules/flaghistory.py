@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .engine import CANNOT_ASSESS, FIRED
 from .findings import WAIVED, Finding
+from .model import CANNOT_ASSESS, FIRED
 
 VERSION = 1
 MAX_EVENTS = 60

@@ -16,10 +16,9 @@ from . import notes as notes_mod
 from . import tasks as tasks_mod
 from . import waivers as waivers_mod
 from .connector import RenderedNote
-from .engine import CANNOT_ASSESS
 from .findings import Finding, cannot_assess_advice
 from .labels import signal_label
-from .model import Organisation
+from .model import CANNOT_ASSESS, Organisation
 from .rulebook import Rulebook
 from .signals import NOT_RECORDED, REGISTRY
 

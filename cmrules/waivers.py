@@ -25,8 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from .engine import FIRED
 from .findings import WAIVED, Finding
+from .model import FIRED
 from .values import parse_datetime
 
 DEFAULT_MAX_DAYS = 180

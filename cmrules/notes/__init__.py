@@ -28,11 +28,10 @@ from typing import Any
 
 from .. import text as tx
 from ..connector import Flags, RenderedNote
-from ..engine import CANNOT_ASSESS, FIRED
 from ..findings import WAIVED, Finding, risk_level, sort_findings
 from ..flaghistory import Changes, History, split_key
 from ..labels import signal_label
-from ..model import Organisation
+from ..model import CANNOT_ASSESS, FIRED, Organisation
 from ..redact import one_line
 from ..signals import MISSING
 from .words import LABELS, LANGUAGE_VALUES
