@@ -361,15 +361,18 @@ class LocalConnector(Connector):
 
     # -- waivers and data-gap tasks (cmrules waive / waivers / tasks) -------------------------
     def sync_task(self, subject: Organisation, task: Task | None) -> int:
+        """Make ``task`` the record's one open task (tasks table), completing the others."""
         writes = workflow.sync_task(self.db, subject.id, task)
         self.context.count("write_calls", writes)
         return writes
 
     def add_waiver(self, subject: Organisation, entry: Mapping[str, Any]) -> int:
+        """Store a validated waiver (``cmrules waive``); returns its row id."""
         self.context.count("write_calls")
         return workflow.add_waiver(self.db, subject.id, entry)
 
     def tasks(self, include_completed: bool = False) -> list[dict[str, Any]]:
+        """Data-gap tasks (``cmrules tasks``): open ones, or all with ``include_completed``."""
         return workflow.tasks(self.db, include_completed)
 
     def notes(self, subject: Organisation) -> list[StoredNote]:

@@ -19,6 +19,7 @@ from cmrules.values import iso
 
 
 def record_waivers(db: sqlite3.Connection, subject_id: str) -> tuple[dict[str, Any], ...]:
+    """A record's waiver rows, raw, for ``Organisation.waivers`` (the core validates them)."""
     rows = db.execute(
         "SELECT id, rule_id, vendor, until, reason, waived_by FROM waivers "
         "WHERE subject_id = ? ORDER BY id",
@@ -81,6 +82,7 @@ def sync_task(db: sqlite3.Connection, subject_id: str, task: Task | None) -> int
 
 
 def tasks(db: sqlite3.Connection, include_completed: bool = False) -> list[dict[str, Any]]:
+    """Task rows with the record's name, oldest first."""
     sql = (
         "SELECT t.id, t.subject_id, o.name, t.title, t.body, t.status, t.created_at, "
         "t.completed_at FROM tasks t LEFT JOIN organisations o ON o.id = t.subject_id"
