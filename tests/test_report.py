@@ -347,13 +347,11 @@ def test_waivers_open_since_and_what_would_clear(tmp_path):
     assert all(t.rule_id != "CMR018" or t.records < len(pixel.clients) for t in p.top)
     fired = [f for c in pixel.clients for f in c.findings if f.status == "fired"]
     assert fired and all(f.clear_when is not None for f in fired)
-    # the local store keeps no flag history yet: every flag would look opened by this very
-    # run, so no "open since" date is shown rather than a wrong one
-    assert not p.open_since_known
-    assert "open since" not in render.render_as(p, "html")
-    assert all(f["open_since"] is None for v in p.to_dict()["vendors"] for c in v["clients"]
-               for f in c["findings"])  # fmt: skip
-    p.open_since_known = True  # a source that stores the history (HubSpot-style)
+    # the local store keeps the flag history on the record (issue 10): the first run's date
+    assert p.open_since_known
+    dates = {f["open_since"] for v in p.to_dict()["vendors"] for c in v["clients"]
+             for f in c["findings"] if f["status"] == "fired"}  # fmt: skip
+    assert dates == {"2026-11-01"}
 
     page = render.render_as(p, "html")
     assert (
