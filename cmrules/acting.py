@@ -101,23 +101,20 @@ def register(session: Any, as_of: datetime, within_days: int | None) -> list[wai
                 max_days=cfg.waiver_max_days,
             )
         )
-    for kind in (OrgKind.COMPANY, OrgKind.VENDOR):
-        for org in session.connector.find_organisations("", kind):
-            if org.kind != kind:
-                continue
-            for entry in org.waivers:
-                out.extend(
-                    waivers_mod.parse(
-                        entry,
-                        origin=str(entry.get("origin", "crm")),
-                        where=str(entry.get("where", f"{org.source} {org.id}")),
-                        known_rules=known,
-                        as_of=as_of,
-                        max_days=cfg.waiver_max_days,
-                        record=org.id,
-                        record_name=org.name,
-                    )
+    for org in session.connector.records_with_waivers():
+        for entry in org.waivers:
+            out.extend(
+                waivers_mod.parse(
+                    entry,
+                    origin=str(entry.get("origin", "crm")),
+                    where=str(entry.get("where", f"{org.source} {org.id}")),
+                    known_rules=known,
+                    as_of=as_of,
+                    max_days=cfg.waiver_max_days,
+                    record=org.id,
+                    record_name=org.name,
                 )
+            )
     return waivers_mod.expiring(out, as_of, within_days)
 
 

@@ -172,6 +172,14 @@ class Connector(ABC):
         self.write_flags(note.subject, note.flags)
         return created
 
+    def records_with_waivers(self) -> list[Organisation]:
+        """Records carrying waiver fields (for ``cmrules waivers``); by default every company
+        and vendor the connector lists, filtered on ``Organisation.waivers``."""
+        out = []
+        for kind in (OrgKind.COMPANY, OrgKind.VENDOR):
+            out += [o for o in self.find_organisations("", kind) if o.kind == kind and o.waivers]
+        return out
+
     def sync_task(self, subject: Organisation, task: Task | None) -> int:
         """Make ``task`` the record's one open cmrules task: create it unless a task carrying
         its fingerprint exists, complete every other open cmrules task of the record (all of

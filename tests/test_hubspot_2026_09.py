@@ -38,7 +38,7 @@ def portal(fake: FakeHubSpot, names: list[str]) -> list[RenderedNote]:
             "enumeration",
             options=[{"label": v, "value": v, "hidden": False} for v in ("high", "CMR001")],
         )
-    for prop in ("cmrules_last_evaluated", "cmrules_fingerprint"):
+    for prop in ("cmrules_last_evaluated", "cmrules_fingerprint", "cmrules_history"):
         fake.define_property("companies", prop)
     return [rendered(fake.company(n), n, f"fp{i:04d}") for i, n in enumerate(names)]
 

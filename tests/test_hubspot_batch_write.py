@@ -119,6 +119,7 @@ def test_batch_inputs_carry_unique_trace_ids_and_the_note_association():
                 "cmrules_risk_level",
                 "cmrules_flags",
                 "cmrules_last_evaluated",
+                "cmrules_history",  # the flag history travels with the flags (same input)
                 "cmrules_fingerprint",
             }
 

@@ -27,14 +27,25 @@ PROP_RISK = "cmrules_risk_level"
 PROP_FLAGS = "cmrules_flags"
 PROP_EVALUATED = "cmrules_last_evaluated"
 PROP_FINGERPRINT = "cmrules_fingerprint"
-FLAG_PROPERTIES = (PROP_RISK, PROP_FLAGS, PROP_EVALUATED, PROP_FINGERPRINT)
+PROP_HISTORY = "cmrules_history"  # the record's flag history, compact JSON (cmrules.flaghistory)
+FLAG_PROPERTIES = (PROP_RISK, PROP_FLAGS, PROP_EVALUATED, PROP_HISTORY, PROP_FINGERPRINT)
 #: Organisation.writeback key for each flag property.
 WRITEBACK_KEYS = {
     PROP_FINGERPRINT: "fingerprint",
     PROP_RISK: "risk_level",
     PROP_FLAGS: "flags",
     PROP_EVALUATED: "last_evaluated",
+    PROP_HISTORY: "history",
 }
+#: Waiver fields the salesperson fills in on the company (read, never written by cmrules).
+PROP_WAIVED_RULES = "cmrules_waived_rules"
+PROP_WAIVER_REASON = "cmrules_waiver_reason"
+PROP_WAIVER_UNTIL = "cmrules_waiver_until"
+PROP_WAIVER_BY = "cmrules_waiver_by"
+WAIVER_PROPERTIES = {
+    PROP_WAIVED_RULES: "rules", PROP_WAIVER_REASON: "reason", PROP_WAIVER_UNTIL: "until",
+    PROP_WAIVER_BY: "by",
+}  # fmt: skip
 RISK_LEVELS = ("high", "medium", "low", "info", "none")
 
 #: The marker the core puts in each note's footer; note_exists/notes look for it.

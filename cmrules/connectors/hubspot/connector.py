@@ -63,6 +63,7 @@ class HubSpotConnector(Connector):
 
     name: ClassVar[str] = "hubspot"
     write_batch_size: ClassVar[int] = BATCH_WRITE_LIMIT
+    stores_history: ClassVar[bool] = True  # cmrules_history, written with the flags
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
@@ -146,6 +147,10 @@ class HubSpotConnector(Connector):
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
         """An exact id, every vendor, or HubSpot's company search (see the reader)."""
         return self.reader.find_organisations(text, kind)
+
+    def records_with_waivers(self) -> list[Organisation]:
+        """Companies whose ``cmrules_waived_rules`` is filled in (one search)."""
+        return self.reader.records_with_waivers()
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
         """company id -> vendor ids.  A vendor maps to itself (a changed vendor is evaluated)."""

@@ -29,7 +29,7 @@ from cmrules.model import (
 )
 from cmrules.values import parse_bool, parse_datetime, parse_multi, parse_number
 
-from .common import FLAG_PROPERTIES, WRITEBACK_KEYS, id_key
+from .common import FLAG_PROPERTIES, WAIVER_PROPERTIES, WRITEBACK_KEYS, id_key
 from .settings import ACTIVITY_TYPES, HubSpotSettings, fold
 
 _TAG_RE = re.compile(r"<[^>]*>")
@@ -66,6 +66,7 @@ class HubSpotMapper:
             "hs_lastmodifieddate",
             self.settings.vendor_property,
             *FLAG_PROPERTIES,
+            *WAIVER_PROPERTIES,
         }
         props |= set(self.settings.org_attrs.values()) | set(
             self.settings.engagement_attrs.values()
@@ -161,6 +162,7 @@ class HubSpotMapper:
             ),
             attributes=self.attrs(where, props, self.settings.org_attrs, ORG_ATTRIBUTES),
             writeback=writeback,
+            waivers=_waivers(company_id, props),
             properties={
                 p: str(props[p]) for p in self.extra_properties if props.get(p) not in (None, "")
             },
@@ -318,3 +320,15 @@ class HubSpotMapper:
                 f"contact {contact_id}", props, self.settings.contact_attrs, CONTACT_ATTRIBUTES
             ),
         )
+
+
+def _waivers(company_id: str, props: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The waiver the salesperson filled in on the company (raw: the core validates it)."""
+    raw = {key: props.get(prop) for prop, key in WAIVER_PROPERTIES.items()}
+    if not any(str(v or "").strip() for v in raw.values()):
+        return ()
+    until = raw.get("until")
+    if isinstance(until, str) and until.strip().isdigit():  # a date property as epoch ms
+        until = parse_datetime(until.strip())
+    where = f"HubSpot company {company_id} (cmrules_waived_rules, …)"
+    return ({**raw, "until": until, "origin": "crm", "where": where},)

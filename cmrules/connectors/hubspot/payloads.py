@@ -20,6 +20,7 @@ from .common import (
     PROP_EVALUATED,
     PROP_FINGERPRINT,
     PROP_FLAGS,
+    PROP_HISTORY,
     PROP_RISK,
     RISK_LEVELS,
     list_of_dicts,
@@ -91,6 +92,7 @@ def flag_properties(flags: Flags) -> dict[str, str]:
         PROP_RISK: flags.risk_level,
         PROP_FLAGS: ";".join(sorted(set(flags.rule_ids))),
         PROP_EVALUATED: to_epoch_ms(flags.evaluated_at),
+        PROP_HISTORY: flags.history,
         PROP_FINGERPRINT: flags.fingerprint,  # same input: the fingerprint lands last
     }
 

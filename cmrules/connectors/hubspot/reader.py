@@ -16,7 +16,7 @@ from cmrules.connector import ChangeSet, ConnectorContext
 from cmrules.model import ENGAGEMENT_ATTRIBUTES, Dataset, Engagement, Organisation, OrgKind
 from cmrules.values import to_epoch_ms
 
-from .common import FOOTER_RE, SEARCH_PAGE_LIMIT, id_key, str_id
+from .common import FOOTER_RE, PROP_WAIVED_RULES, SEARCH_PAGE_LIMIT, id_key, str_id
 from .mappers import HubSpotMapper
 from .settings import HubSpotSettings, fold
 from .streams import AssocTarget, HubSpotStreams
@@ -67,6 +67,21 @@ class HubSpotReader:
                 str_id(item["id"]): dict(item.get("properties") or {}) for item in found
             }
         return self.vendor_cache
+
+    def records_with_waivers(self) -> list[Organisation]:
+        """Companies with a filled-in ``cmrules_waived_rules`` property."""
+        vendors = self.vendor_ids()
+        found = self.streams.search(
+            "companies",
+            [{"propertyName": PROP_WAIVED_RULES, "operator": "HAS_PROPERTY"}],
+            self.mapper.company_properties(),
+        )
+        out = []
+        for item in found:
+            cid = str_id(item["id"])
+            kind = OrgKind.VENDOR if cid in vendors else OrgKind.COMPANY
+            out.append(self.mapper.organisation(cid, dict(item.get("properties") or {}), kind))
+        return out
 
     def vendor_ids(self) -> set[str]:
         """Ids of every vendor company."""

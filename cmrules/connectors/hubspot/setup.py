@@ -13,7 +13,12 @@ from .common import (
     PROP_EVALUATED,
     PROP_FINGERPRINT,
     PROP_FLAGS,
+    PROP_HISTORY,
     PROP_RISK,
+    PROP_WAIVED_RULES,
+    PROP_WAIVER_BY,
+    PROP_WAIVER_REASON,
+    PROP_WAIVER_UNTIL,
     PROPERTY_GROUP,
     RISK_LEVELS,
 )
@@ -52,6 +57,49 @@ def wanted_properties(rule_ids: list[str]) -> list[dict[str, Any]]:
             "fieldType": "date",
             "groupName": PROPERTY_GROUP,
             "description": "When cmrules last evaluated this record.",
+        },
+        {
+            "name": PROP_HISTORY,
+            "label": "cmrules flag history",
+            "type": "string",
+            "fieldType": "textarea",
+            "groupName": PROPERTY_GROUP,
+            "description": "When each open cmrules flag was first seen, and when flags were "
+            "resolved or waived (compact JSON, written by cmrules; do not edit).",
+        },
+        {
+            "name": PROP_WAIVED_RULES,
+            "label": "cmrules waived rules",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": PROPERTY_GROUP,
+            "description": "Rule ids you acknowledge until the waiver date, e.g. CMR010, CMR018 "
+            "(needs a reason and a date).",
+        },
+        {
+            "name": PROP_WAIVER_REASON,
+            "label": "cmrules waiver reason",
+            "type": "string",
+            "fieldType": "textarea",
+            "groupName": PROPERTY_GROUP,
+            "description": "Why the waived flags are acceptable until the waiver date.",
+        },
+        {
+            "name": PROP_WAIVER_UNTIL,
+            "label": "cmrules waiver until",
+            "type": "date",
+            "fieldType": "date",
+            "groupName": PROPERTY_GROUP,
+            "description": "Last day of the waiver (at most 180 days ahead); the flags come back "
+            "the day after.",
+        },
+        {
+            "name": PROP_WAIVER_BY,
+            "label": "cmrules waiver by",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": PROPERTY_GROUP,
+            "description": "Who decided the waiver (shown in the note).",
         },
         {
             "name": PROP_FINGERPRINT,
