@@ -291,3 +291,12 @@ def test_secrets_never_in_errors_or_logs(zd, caplog, monkeypatch):
     for text in (caplog.text, str(err.value)):
         assert CLIENT_SECRET not in text and basic not in text
         assert not any(token in text for token in zd.access_tokens)
+
+
+def test_check_with_a_refresh_token_names_the_file_and_its_expiry(zd, tmp_path):
+    seed(zd, tmp_path)
+    lines = connect(zd, **refresh_settings(tmp_path)).check()
+    assert "with an OAuth refresh token (from `cmrules zendesk login`)" in lines[0]
+    text = "\n".join(lines)
+    assert f"refresh token in {tmp_path / 'zd-refresh.json'} (0600), rotated on every run" in text
+    assert "expires if unused until" in text and "unknown" not in text  # 30 days, as answered
