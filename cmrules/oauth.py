@@ -110,6 +110,8 @@ def token_call(
             transient = status is None or status >= 500 or status == 429
             if not transient or attempt >= retries:
                 detail = f"HTTP {status}" if status else exc.__class__.__name__
+                if isinstance(exc, EndpointError) and getattr(exc, "error", None):
+                    detail += f": {exc.error}: {_describe(exc)}"
                 raise ConnectorError(
                     f"{credential}: the token endpoint failed ({detail}"
                     + (f", after {attempt + 1} attempts" if transient else "")

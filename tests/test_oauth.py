@@ -119,7 +119,9 @@ def test_token_endpoint_outage_is_retried_then_reported(zd):
 
 def test_lifetime_out_of_range_is_refused_by_the_fake(zd):
     session, _ = session_for(zd, lifetime=300)  # Zendesk wants strictly more than 300 s
-    with pytest.raises(ConnectorError, match="HTTP 400"):
+    with pytest.raises(
+        ConnectorError, match="HTTP 400: invalid_request: expires_in is out of range"
+    ):
         session.get(ME)
 
 
