@@ -124,3 +124,21 @@ def test_tasks_created_once_completed_when_filled_and_no_write_on_rerun(tmp_path
     run("evaluate", "--company", "Café Médina", *DAY1, config=cfg)
     every = json.loads(run("tasks", "--all", "--format", "json", config=cfg).stdout)
     assert [t["status"] for t in every] == ["completed"]  # gaps filled: completed, none new
+
+
+def test_note_language_per_record(tmp_path):
+    """Config says French; a record whose language (or country) says English gets English."""
+    fix = tmp_path / "lang.yaml"
+    fix.write_text(
+        "organisations:\n  - {id: c-medina, name: Café Médina, kind: company,"
+        " attributes: {industry: restauration, regulated: false, country: GB}}\n"
+        "  - {id: c-quai, name: Éditions du Quai, kind: company, attributes: {language: fr}}\n",
+        encoding="utf-8",
+    )
+    assert run("local", "import", "--keep-demo", str(fix)).exit_code == 0
+    rep = json.loads(run("evaluate", "--vendor", "Pixel Social", "--format", "json", "--dry-run",
+                         *DAY1).stdout)  # fmt: skip
+    langs = {r["name"]: r["note_language"] for r in rep["records"]}
+    assert langs["Café Médina"] == "en" and langs["Éditions du Quai"] == "fr"
+    out = run("evaluate", "--company", "Café Médina", "--dry-run", *DAY1).output
+    assert "High risk:" in out and "Risque élevé" not in out
