@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .clearing import ClearWhen, clear_when
 from .errors import UsageError
 from .findings import format_records, format_value
 from .rulebook import All, Cmp, Condition, Not, Rule
@@ -87,6 +88,7 @@ def tree(cond: Condition, params: Mapping[str, Any], values: Mapping[str, Signal
 class RuleExplanation:
     rule: Rule
     root: Node
+    clear: ClearWhen | None = None  # what would clear it, when it fires (cmrules.clearing)
 
     @property
     def outcome(self) -> str:
@@ -102,6 +104,7 @@ class RuleExplanation:
             "verdict": VERDICT[self.root.verdict],
             "outcome": self.outcome,
             "condition": self.root.to_dict(),
+            "clear_when": self.clear.to_dict(language) if self.clear else None,
         }
 
 
@@ -169,7 +172,11 @@ def explain(
         if rule is not None and not rules:
             raise UsageError(_not_here(rule, kind, sets, disabled, profile))
         values = compute(ctx)
-        explained = [RuleExplanation(r, tree(r.when, r.params, values)) for r in rules]
+        explained = []
+        for r in rules:
+            root = tree(r.when, r.params, values)
+            clear = clear_when(r, values, as_of) if root.verdict is True else None
+            explained.append(RuleExplanation(r, root, clear))
         out.append(RecordExplanation(record, kind, v, profile, explained, disabled))
     return out
 
@@ -196,6 +203,8 @@ def to_text(items: list[RecordExplanation], language: str) -> str:
             out.append("")
             out.append(f"  {r.rule.id} {r.rule.name} → {r.outcome.replace('_', ' ')} ({params})")
             out.extend(_lines(r.root, language, 2))
+            if r.clear is not None:
+                out.append(f"    to clear: {r.clear.text[language]}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

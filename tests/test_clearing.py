@@ -94,3 +94,17 @@ def test_french_typography_spares_urls_and_times():
     out = typography("Note : voir https://x.io/a:b à 10:30 ; l'équipe ?", "fr")
     assert out == f"Note{NNBSP}: voir https://x.io/a:b à 10:30{NNBSP}; l’équipe{NNBSP}?"
     assert typography("It's: fine", "en") == "It’s: fine"
+
+
+def test_explain_says_what_would_clear_a_fired_rule():
+    from cmrules import explain, service
+
+    session = service.open_session()
+    try:
+        (item,) = explain.explain(session, company="Café Médina", rule="CMR010", as_of=AS_OF)
+    finally:
+        session.close()
+    data = item.to_dict("en")["rules"][0]
+    assert data["outcome"] == "fired"
+    assert data["clear_when"]["text"].startswith("a meeting with the vendor (nothing since")
+    assert "to clear: une réunion avec le prestataire" in explain.to_text([item], "fr")
