@@ -6,6 +6,7 @@ JSON objects, datetimes ISO 8601 strings.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -90,6 +91,9 @@ def open_database(path: Path) -> sqlite3.Connection:
             f"cannot open the local database {path}: {exc}; set local.path in "
             "your config (or CMRULES_HOME) to a writable location"
         ) from None
+    with contextlib.suppress(sqlite3.Error):  # a read-only copy stays readable without it
+        # write-ahead log: a commit appends to the log (one fsync) and readers do not block
+        db.execute("PRAGMA journal_mode=WAL")
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
     db.commit()
     return db
