@@ -24,12 +24,12 @@ _PENDING_LIMIT = 1000  # records reported in order at most this far behind their
 
 
 def unchanged(connector: Connector, r: Any) -> bool:
-    """Nothing to write: same note fingerprint, and the same history when the connector
-    stores one."""
+    """Nothing to write: same note fingerprint, and the same history when the record carries
+    one (a record, or an account, without the history field is judged on the fingerprint)."""
     if r.subject.writeback.get("fingerprint") != r.note.fingerprint:
         return False
-    if getattr(connector, "stores_history", False):
-        return bool(r.subject.writeback.get("history", "") == r.note.flags.history)
+    if getattr(connector, "stores_history", False) and "history" in r.subject.writeback:
+        return bool(r.subject.writeback["history"] == r.note.flags.history)
     return True
 
 

@@ -569,3 +569,42 @@ def test_secrets_never_logged_or_in_errors(zd, caplog):
         assert secret not in str(err.value)
         assert secret not in conn.describe()
     assert "retrying in 1.0s" in caplog.text  # the log was captured at DEBUG
+
+
+def _with_history(org, fingerprint, text, history):
+    from dataclasses import replace
+
+    note = note_for(org, fingerprint, text)
+    return replace(note, flags=replace(note.flags, history=history))
+
+
+def test_flag_history_goes_to_the_cmrules_history_field_when_it_exists(zd):
+    """An admin created the organisation field: the history rides in the same PUT as the
+    block and tags, is read back, and an unchanged rerun makes no call; a waiver filled in on
+    the organisation's fields reaches the core raw."""
+    zd.orgs[200]["organization_fields"].update({
+        "cmrules_history": None, "cmrules_waived_rules": "CMR010",
+        "cmrules_waiver_reason": "Review in January", "cmrules_waiver_until": "2026-12-31",
+    })  # fmt: skip
+    conn = make()
+    org = conn.load(["100"], ["200"]).organisations["200"]
+    assert org.waivers[0]["rules"] == "CMR010" and org.waivers[0]["origin"] == "crm"
+    hist = '{"v":1,"open":{"CMR001@100":"2026-11-20"},"waived":{},"log":[]}'
+    assert conn.apply(_with_history(org, "fp-1", "text", hist)) is True
+    assert len(zd.puts) == 1 and zd.orgs[200]["organization_fields"]["cmrules_history"] == hist
+    assert zd.orgs[200]["organization_fields"]["cmrules_waived_rules"] == "CMR010"  # kept
+    conn = make()
+    org = conn.load(["100"], ["200"]).organisations["200"]
+    assert org.writeback == {"fingerprint": "fp-1", "history": hist}
+    before = len(zd.log)
+    assert conn.apply(_with_history(org, "fp-1", "text", hist)) is False
+    assert len(zd.log) == before
+
+
+def test_without_the_history_field_nothing_is_sent_for_it(zd):
+    conn = make()
+    org = conn.load(["100"], ["200"]).organisations["200"]
+    conn.apply(_with_history(org, "fp-1", "text", '{"v":1}'))
+    assert "organization_fields" not in zd.puts[-1][1]
+    org = make().load(["100"], ["200"]).organisations["200"]
+    assert org.writeback == {"fingerprint": "fp-1"}  # judged on the fingerprint alone

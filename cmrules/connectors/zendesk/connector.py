@@ -63,6 +63,7 @@ class ZendeskConnector(Connector, Helpdesk):
     docs/zendesk.md."""
 
     name = "zendesk"
+    stores_history: ClassVar[bool] = True  # when the cmrules_history organisation field exists
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 

@@ -124,7 +124,8 @@ class ZendeskMapper:
             domain=domains[0] if domains else None,
             external_id=str(raw["external_id"]) if raw.get("external_id") else None,
             attributes=attributes,
-            writeback={"fingerprint": block.fingerprint} if block and flagged else {},
+            writeback=_writeback(block.fingerprint if block and flagged else None, fields),
+            waivers=_waivers(str(raw["id"]), fields),
             properties={
                 p: str(fields[p]) for p in self.extra_properties if fields.get(p) not in (None, "")
             },
@@ -223,3 +224,31 @@ def _count(metric: Mapping[str, Any] | None, key: str) -> int | None:
     except ValueError:
         return None
     return int(number) if number is not None else None
+
+
+#: Organisation fields cmrules uses when they exist (created by an admin, see docs/zendesk.md).
+HISTORY_FIELD = "cmrules_history"
+WAIVER_FIELDS = {
+    "cmrules_waived_rules": "rules", "cmrules_waiver_reason": "reason",
+    "cmrules_waiver_until": "until", "cmrules_waiver_by": "by",
+}  # fmt: skip
+
+
+def _writeback(fingerprint: str | None, fields: Mapping[str, Any]) -> dict[str, str]:
+    """The fingerprint, and the stored flag history when the organisation has the field (a
+    missing field means the account keeps no history: the core then ignores it)."""
+    if fingerprint is None:
+        return {}
+    out = {"fingerprint": fingerprint}
+    if HISTORY_FIELD in fields:
+        out["history"] = str(fields.get(HISTORY_FIELD) or "")
+    return out
+
+
+def _waivers(org_id: str, fields: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The waiver filled in on the organisation's fields (raw: the core validates it)."""
+    raw = {key: fields.get(name) for name, key in WAIVER_FIELDS.items()}
+    if not any(str(v or "").strip() for v in raw.values()):
+        return ()
+    where = f"zendesk organisation {org_id} (cmrules_waived_rules, …)"
+    return ({**raw, "origin": "crm", "where": where},)

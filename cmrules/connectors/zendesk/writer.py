@@ -18,7 +18,7 @@ from cmrules.model import Organisation
 
 from .blocks import TAG_PREFIX, flag_tags, merge_notes, merge_tags, read_block, render_block
 from .client import ZendeskClient
-from .mappers import dt
+from .mappers import HISTORY_FIELD, dt
 from .settings import API, ZendeskSettings
 from .streams import ZendeskStreams
 
@@ -37,24 +37,36 @@ class ZendeskWriter:
         return f"zendesk organisation {subject.name!r} (id {subject.id})"
 
     def _up_to_date(
-        self, raw: Mapping[str, Any], fingerprint: str | None, tags: set[str] | None
+        self,
+        raw: Mapping[str, Any],
+        fingerprint: str | None,
+        tags: set[str] | None,
+        history: str | None = None,
     ) -> tuple[bool, bool]:
         block = read_block(raw.get("notes"))
         notes_ok = fingerprint is None or (block is not None and block.fingerprint == fingerprint)
         current = {t for t in raw.get("tags") or [] if t.startswith(TAG_PREFIX)}
         tags_ok = tags is None or current == tags
+        fields = raw.get("organization_fields") or {}
+        if history is not None and HISTORY_FIELD in fields:  # the field exists: keep it current
+            tags_ok = tags_ok and (fields.get(HISTORY_FIELD) or "") == history
         return notes_ok, tags_ok
 
     def _write(
-        self, subject: Organisation, note: RenderedNote | None, tags: set[str] | None
+        self,
+        subject: Organisation,
+        note: RenderedNote | None,
+        tags: set[str] | None,
+        history: str | None = None,
     ) -> bool:
-        """Change-only read-merge-write of notes and/or tags; True when the block was written."""
+        """Change-only read-merge-write of notes and/or tags (with the flag history, when the
+        organisation has the ``cmrules_history`` field); True when the block was written."""
         fingerprint = note.fingerprint if note else None
         known = self.streams.orgs.get(subject.id)
-        if known is not None and all(self._up_to_date(known, fingerprint, tags)):
+        if known is not None and all(self._up_to_date(known, fingerprint, tags, history)):
             return False  # the state read at load time already matches: no call at all
         raw = self.streams.org(subject.id, fresh=True)  # merge into the latest human text
-        notes_ok, tags_ok = self._up_to_date(raw, fingerprint, tags)
+        notes_ok, tags_ok = self._up_to_date(raw, fingerprint, tags, history)
         if notes_ok and tags_ok:
             return False
         where = self._org_where(subject)
@@ -65,6 +77,9 @@ class ZendeskWriter:
             )
         if not tags_ok and tags is not None:
             change["tags"] = merge_tags(raw.get("tags") or [], tags)
+            fields = dict(raw.get("organization_fields") or {})
+            if history is not None and HISTORY_FIELD in fields:
+                change["organization_fields"] = {**fields, HISTORY_FIELD: history}
         try:
             body = self.client.request(
                 "PUT", f"{API}/organizations/{subject.id}", json_body={"organization": change}
@@ -78,7 +93,7 @@ class ZendeskWriter:
 
     def apply(self, note: RenderedNote) -> bool:
         """One PUT carries the notes block and the flag tags together (atomic on Zendesk)."""
-        return self._write(note.subject, note, flag_tags(note.flags))
+        return self._write(note.subject, note, flag_tags(note.flags), note.flags.history)
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
         """True when the organisation's notes hold the block with ``fingerprint``."""
@@ -92,7 +107,7 @@ class ZendeskWriter:
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
         """Replace the organisation's ``cmrules_`` tags."""
-        self._write(subject, None, flag_tags(flags))
+        self._write(subject, None, flag_tags(flags), flags.history)
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         """cmrules' block on the organisation, if any."""
