@@ -13,8 +13,9 @@ from .clearing import ClearWhen, clear_when
 from .labels import record_label, signal_label
 from .model import CANNOT_ASSESS, FIRED, Outcome
 from .redact import one_line
-from .rulebook import SEVERITY_RANK, Rule, render_template
+from .rulebook import SEVERITY_RANK, Rule
 from .signals import MISSING, NOT_RECORDED, REGISTRY, TOO_EARLY, WHAT_LABELS, Reason, SignalValue
+from .templates import render_template
 
 INFO = "info"
 WAIVED = "waived"  # a fired finding acknowledged by a valid waiver: shown, not counted

@@ -8,7 +8,6 @@ import durable_rules: rules are plain data here.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -29,14 +28,13 @@ from .rulecheck import (
     schema_message,
 )
 from .signals import REGISTRY, SignalSpec
+from .templates import template_problems
 from .windows import WINDOW_PARAM, default_window, signal_windows
 from .yamlutil import error_line, line_of, load_with_lines, read_text
 
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records|\.days|\|[^|{}]+\|[^|{}]+)?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -462,66 +460,3 @@ def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
             f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
             f"not {value!r}"
         )
-
-
-def template_problems(text: str, names: set[str]) -> list[str]:
-    """Placeholders in a message must be ``{signal}``, ``{signal.records}``, ``{signal.days}``
-    (the days a windowed signal observed), ``{param}`` or ``{name|singular|plural}`` (the
-    number followed by the noun form that agrees with it)."""
-    out = []
-    stripped = text.replace("{{", "").replace("}}", "")
-    for m in _PLACEHOLDER.finditer(stripped):
-        inner = m.group(1)
-        nm = _NAME.fullmatch(inner)
-        if not nm:
-            out.append(
-                f"bad placeholder {{{inner}}}: use {{signal}}, {{signal.records}}, "
-                "{{signal.days}}, {{param}} or {name|singular|plural}"
-            )
-        elif nm.group(1) not in names:
-            out.append(f"unknown placeholder {{{inner}}}: not a signal or parameter")
-    if stripped.count("{") != len(_PLACEHOLDER.findall(stripped)):
-        out.append("unbalanced '{' — write '{{' for a literal brace")
-    return out
-
-
-def render_template(
-    text: str,
-    values: Mapping[str, str],
-    *,
-    numbers: Mapping[str, float] | None = None,
-    language: str = "en",
-) -> str:
-    """Fill placeholders from ``values`` (already formatted strings).  Never evaluates
-    anything: CRM text inside values is inserted as-is, not re-parsed.
-
-    ``{name|one|other}`` becomes the formatted value and the noun form agreeing with
-    ``numbers[name]`` in ``language``.  The template's own text gets the language's
-    typography; inserted values are left exactly as they are.
-    """
-    from .text import plural, typography
-
-    def sub(m: re.Match[str]) -> str:
-        inner = m.group(1)
-        if "|" in inner:
-            name, one, other = inner.split("|", 2)
-            if name in values and numbers is not None and name in numbers:
-                return f"{values[name]} {plural(numbers[name], one, other, language)}"
-            return m.group(0)
-        return values.get(inner, m.group(0))
-
-    def fill(chunk: str) -> str:
-        out, last = [], 0
-        for m in _PLACEHOLDER.finditer(chunk):
-            out.append(typography(chunk[last : m.start()], language))
-            out.append(sub(m))
-            last = m.end()
-        out.append(typography(chunk[last:], language))
-        return "".join(out)
-
-    parts = text.split("{{")
-    out = []
-    for part in parts:
-        subparts = part.split("}}")
-        out.append("}".join(fill(s) for s in subparts))
-    return "{".join(out)
