@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cmrules.connector import override_coverage
 from cmrules.model import (
     Activity,
     ActivityKind,
@@ -54,18 +55,10 @@ def when(value: Any) -> datetime | None:
 
 
 def coverage(raw: Mapping[str, Any] | None) -> Coverage:
-    if not raw:
-        return Coverage(source="the test source")
-    base = Coverage(source=str(raw.get("source", "the test source")))
-    kinds = raw.get("activity_kinds")
-    return Coverage(
-        source=base.source,
-        activity_kinds=frozenset(map(ActivityKind, kinds))
-        if kinds is not None
-        else base.activity_kinds,
-        attendees=bool(raw.get("attendees", base.attendees)),
-        tags=frozenset(raw["tags"]) if "tags" in raw else base.tags,
-    )
+    """What the test source records: everything, unless the case says otherwise."""
+    raw = dict(raw or {})
+    base = Coverage(source=str(raw.pop("source", "the test source")))
+    return override_coverage(base, raw)
 
 
 def settings(raw: Mapping[str, Any] | None) -> SignalSettings:

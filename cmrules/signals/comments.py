@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import ActivityKind
 from .base import UNKNOWN, SignalValue, signal
-from .context import CompanyContext, aref
+from .context import CompanyContext
 
 
 def _engagement_flag(ctx: CompanyContext, name: str) -> SignalValue:
@@ -48,15 +48,5 @@ def days_since_kpi_report(ctx: CompanyContext) -> SignalValue:
     engagement started.  Not recorded when the source holds no reports; unknown without
     activity tracking or a start date."""
     reports = [a for a in ctx.of_kind(ActivityKind.REPORT) if a.timestamp is not None]
-    if reports:
-        last = max(reports, key=lambda a: a.timestamp)  # type: ignore[arg-type,return-value]
-        return SignalValue(max(0, (ctx.as_of - last.timestamp).days), (aref(last),))  # type: ignore[operator]
-    gap = ctx.unrecorded(ActivityKind.REPORT)
-    if gap is not None:
-        return gap
-    if not ctx.tracked:
-        return UNKNOWN
-    start = ctx.days_since_start()
-    if start is None:
-        return UNKNOWN
-    return SignalValue(start, (ctx.eng_ref("started_at"),))
+    gap = None if reports else ctx.unrecorded(ActivityKind.REPORT)
+    return gap or ctx.days_since_latest(reports)

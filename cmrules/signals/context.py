@@ -134,6 +134,18 @@ class CompanyContext:
         or fewer days observed than ``signals.min_observed_days`` (too early)."""
         return _rate_window(self.window(name), self.settings)
 
+    def days_since_latest(self, acts: Sequence[Activity]) -> SignalValue:
+        """Days since the latest of ``acts``; with none, days since the engagement started
+        (unknown without activity tracking or a start date)."""
+        dated = [a for a in acts if a.timestamp is not None]
+        if dated:
+            last = max(dated, key=lambda a: a.timestamp)  # type: ignore[arg-type,return-value]
+            return SignalValue(max(0, (self.as_of - last.timestamp).days), (aref(last),))  # type: ignore[operator]
+        start = self.days_since_start() if self.tracked else None
+        if start is None:
+            return UNKNOWN
+        return SignalValue(start, (self.eng_ref("started_at"),))
+
     # -- coverage ------------------------------------------------------------------------------
     def unrecorded(self, *kinds: ActivityKind) -> SignalValue | None:
         """The "not recorded by <source>" value when the source records none of ``kinds``."""
@@ -202,10 +214,8 @@ def _rate_window(window: Window | None, settings: SignalSettings) -> Window | Si
     return window
 
 
-def count_in_window(
-    window: Window | None, hits: Sequence[Activity], full_days: int
-) -> SignalValue | None:
-    """The unknown value for a count over a window, or None when the count can be used.
+def count_in_window(window: Window | None, hits: Sequence[Activity], full_days: int) -> SignalValue:
+    """A count of ``hits`` over a window, or why it is unknown.
 
     A count of zero is evidence only once the whole window was observed (a yearly review is not
     missing after two months); any count above zero is a fact whatever the window."""
@@ -213,7 +223,7 @@ def count_in_window(
         return UNKNOWN
     if not hits and not window.full:
         return too_early(window.days, full_days)
-    return None
+    return SignalValue(len(hits), tuple(aref(a) for a in hits), window_days=window.days)
 
 
 def per_month(count: int, window: Window) -> float:

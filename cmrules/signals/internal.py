@@ -79,10 +79,7 @@ def exec_meetings_180d(ctx: CompanyContext) -> SignalValue:
         and window.holds(m.timestamp, ctx.as_of)
         and sponsors & set(m.contact_ids)
     ]
-    early = count_in_window(window, hits, ctx.settings.window("exec_meetings_180d"))
-    if early is not None or window is None:
-        return early or UNKNOWN
-    return SignalValue(len(hits), tuple(aref(m) for m in hits), window_days=window.days)
+    return count_in_window(window, hits, ctx.settings.window("exec_meetings_180d"))
 
 
 @signal(

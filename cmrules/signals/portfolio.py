@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import ActivityKind
 from .base import UNKNOWN, Ref, SignalValue, not_recorded, signal
-from .context import VendorContext, aref, count_in_window
+from .context import VendorContext, count_in_window
 from .vendor import proposals_in_window, vendor_referents
 
 
@@ -47,10 +47,7 @@ def offer_revisions_365d(ctx: VendorContext) -> SignalValue:
         and window is not None
         and window.holds(a.timestamp, ctx.as_of)
     ]
-    early = count_in_window(window, hits, ctx.settings.window("offer_revisions_365d"))
-    if early is not None or window is None:
-        return early or UNKNOWN
-    return SignalValue(len(hits), tuple(aref(a) for a in hits), window_days=window.days)
+    return count_in_window(window, hits, ctx.settings.window("offer_revisions_365d"))
 
 
 @signal(
@@ -73,7 +70,4 @@ def portfolio_proposals_90d(ctx: VendorContext) -> SignalValue:
     if window is None:
         return UNKNOWN
     hits = [a for c in tracked for a in proposals_in_window(c, window)]
-    early = count_in_window(window, hits, ctx.settings.window("portfolio_proposals_90d"))
-    if early is not None:
-        return early
-    return SignalValue(len(hits), tuple(aref(a) for a in hits), window_days=window.days)
+    return count_in_window(window, hits, ctx.settings.window("portfolio_proposals_90d"))

@@ -86,16 +86,7 @@ def days_since_last_meeting(ctx: CompanyContext) -> SignalValue:
     gap = ctx.unrecorded(ActivityKind.MEETING)
     if gap is not None:
         return gap
-    held = ctx.meetings_held()
-    if held:
-        last = max(held, key=lambda m: m.timestamp)  # type: ignore[arg-type,return-value]
-        return SignalValue(max(0, (ctx.as_of - last.timestamp).days), (aref(last),))  # type: ignore[operator]
-    if not ctx.tracked:
-        return UNKNOWN
-    start = ctx.days_since_start()
-    if start is None:
-        return UNKNOWN
-    return SignalValue(start, (ctx.eng_ref("started_at"),))
+    return ctx.days_since_latest(ctx.meetings_held())
 
 
 @signal(
@@ -234,10 +225,7 @@ def strategy_reviews_365d(ctx: CompanyContext) -> SignalValue:
     ]
     if not hits and TAG_STRATEGY not in ctx.coverage.tags:
         return not_recorded(ctx.coverage.source, "strategy")
-    early = count_in_window(window, hits, ctx.settings.window("strategy_reviews_365d"))
-    if early is not None or window is None:
-        return early or UNKNOWN
-    return SignalValue(len(hits), tuple(aref(a) for a in hits), window_days=window.days)
+    return count_in_window(window, hits, ctx.settings.window("strategy_reviews_365d"))
 
 
 def proposals_in_window(ctx: CompanyContext, window: Window) -> list[Activity]:
@@ -263,10 +251,7 @@ def proposals_90d(ctx: CompanyContext) -> SignalValue:
         return gap
     window = ctx.window("proposals_90d")
     hits = proposals_in_window(ctx, window) if window is not None else []
-    early = count_in_window(window, hits, ctx.settings.window("proposals_90d"))
-    if early is not None or window is None:
-        return early or UNKNOWN
-    return SignalValue(len(hits), tuple(aref(a) for a in hits), window_days=window.days)
+    return count_in_window(window, hits, ctx.settings.window("proposals_90d"))
 
 
 @signal(
