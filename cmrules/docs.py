@@ -9,6 +9,7 @@ _OPS = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥"
 
 
 def condition_text(c: Condition) -> str:
+    """A rule condition in words, for the catalogue."""
     if isinstance(c, Cmp):
         value = c.param if c.param is not None else c.value
         if isinstance(value, bool):
@@ -25,6 +26,7 @@ def _cell(text: str) -> str:
 
 
 def catalogue(rulebook: Rulebook, lang: str = "en") -> str:
+    """The rules of ``rulebook`` as a Markdown table, in ``lang``."""
     lines = [
         "| id | name | severity | side | subject | criterion | question | fires when | "
         "parameters (default) |",

@@ -125,6 +125,7 @@ def _count_groups(compiled: Any) -> int:
 
 
 def compile_true(c: Condition) -> dict[str, Any]:
+    """A condition as the durable_rules expression that matches when it is true."""
     if isinstance(c, Cmp):
         return _leaf(c.signal, c.op, _constant(c))
     if isinstance(c, Not):
@@ -135,6 +136,7 @@ def compile_true(c: Condition) -> dict[str, Any]:
 
 
 def compile_false(c: Condition) -> dict[str, Any]:
+    """A condition as the durable_rules expression that matches when it is false."""
     if isinstance(c, Cmp):
         return _leaf(c.signal, _NEGATE[c.op], _constant(c))
     if isinstance(c, Not):

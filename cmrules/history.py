@@ -33,6 +33,7 @@ SEVERITIES = ("high", "medium", "low")
 
 
 def history_path(state_path: Path) -> Path:
+    """The run-history file kept beside a sync state file."""
     return state_path.with_name(state_path.stem + ".history.jsonl")
 
 
@@ -49,9 +50,11 @@ class VendorCounts:
 
     @property
     def open_flags(self) -> int:
+        """Flags open on this vendor's clients."""
         return sum(self.flags.values())
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts as JSON-ready data."""
         return {
             "name": self.name,
             "clients": self.clients,
@@ -64,6 +67,8 @@ class VendorCounts:
 
 @dataclass(frozen=True)
 class Run:
+    """One recorded run: when, for which instant, and its counts."""
+
     at: datetime  # when the run happened
     as_of: datetime  # the instant it evaluated (x axis of a trend)
     command: str
@@ -82,6 +87,7 @@ class RunCounts:
         self.clients: dict[str, int] = {}
 
     def add(self, r: Any) -> None:
+        """Count one record result."""
         if r.kind == "vendor":
             self.vendors[r.subject.id] = r.subject.name
         else:

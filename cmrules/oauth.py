@@ -172,6 +172,7 @@ class BearerAuth(requests.auth.AuthBase):
 
     @property
     def grant(self) -> TokenGrant | None:
+        """The current token grant, or None before the first call."""
         return self._grant
 
     def token(self) -> TokenGrant:
@@ -233,6 +234,8 @@ def _invalid_token(response: requests.Response) -> bool:
 # ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoredRefreshToken:
+    """A refresh token as saved on disk, with its client and save time."""
+
     refresh_token: str
     client_id: str
     saved_at: float  # epoch seconds
@@ -288,6 +291,7 @@ class RefreshTokenFile:
             ) from None
 
     def save(self, refresh_token: str, client_id: str, expires_in: int | None) -> None:
+        """Replace the file atomically (0600) with a new refresh token."""
         now = time.time()
         data = {
             "refresh_token": refresh_token,

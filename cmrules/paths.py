@@ -24,16 +24,19 @@ def _xdg(var: str, default: str) -> Path:
 
 
 def data_dir() -> Path:
+    """Where cmrules keeps its data: $CMRULES_HOME, else $XDG_DATA_HOME/cmrules."""
     home = os.environ.get("CMRULES_HOME")
     return Path(home) if home else _xdg("XDG_DATA_HOME", ".local/share") / "cmrules"
 
 
 def state_dir() -> Path:
+    """Where cmrules keeps run state: $CMRULES_HOME, else $XDG_STATE_HOME/cmrules."""
     home = os.environ.get("CMRULES_HOME")
     return Path(home) if home else _xdg("XDG_STATE_HOME", ".local/state") / "cmrules"
 
 
 def user_config_file() -> Path:
+    """The per-user config file ($XDG_CONFIG_HOME/cmrules/config.yaml)."""
     return _xdg("XDG_CONFIG_HOME", ".config") / "cmrules" / "config.yaml"
 
 

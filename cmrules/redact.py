@@ -37,6 +37,7 @@ _HUBSPOT_PAT = re.compile(r"\bpat-[a-z]{2,3}\d?-[0-9a-f-]{8,}", re.IGNORECASE)
 
 
 def is_secret_key(name: str) -> bool:
+    """Whether a config key name holds a secret (token, password, secret, key...)."""
     name = name.lower()
     return any(k in name for k in SECRET_KEYS)
 
@@ -74,6 +75,7 @@ def register_section(values: Mapping[str, Any]) -> None:
 
 
 def registered() -> frozenset[str]:
+    """The secret values registered for redaction so far."""
     return frozenset(_secrets)
 
 

@@ -128,6 +128,7 @@ class CombinedConnector(Connector):
 
     # -- matching ---------------------------------------------------------------------------
     def key_of(self, org: Organisation) -> str | None:
+        """The matching key of an organisation (normalised domain or external id)."""
         if self.match_by == "domain":
             return normalise_domain(org.domain)
         return normalise_external_id(org.external_id)
@@ -186,9 +187,11 @@ class CombinedConnector(Connector):
 
     # -- reading ----------------------------------------------------------------------------
     def find_organisations(self, text: str, kind: OrgKind) -> list[Organisation]:
+        """The CRM's candidates: the CRM is the source of record."""
         return self.primary.find_organisations(text, kind)
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
+        """company id -> vendors, from the CRM."""
         return self.primary.vendors_of(company_ids)
 
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
@@ -321,6 +324,7 @@ class CombinedConnector(Connector):
         return out
 
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
+        """What changed in the CRM or in the helpdesk (mapped to CRM ids)."""
         primary = self.primary.changed_since(since, run_started)
         try:
             helpdesk = self.helpdesk.changed_since(since, run_started)
@@ -366,12 +370,14 @@ class CombinedConnector(Connector):
         return created
 
     def note_exists(self, subject: Organisation, fingerprint: str) -> bool:
+        """The note is on the CRM record and on its matched helpdesk organisation."""
         if not self.primary.note_exists(subject, fingerprint):
             return False
         target = self.helpdesk_subject(subject)
         return target is None or self.helpdesk.note_exists(target, fingerprint)
 
     def write_note(self, subject: Organisation, note: RenderedNote) -> str:
+        """Write the note on the CRM record, then on the matched helpdesk organisation."""
         note_id = self.primary.write_note(subject, note)
         target = self.helpdesk_subject(subject)
         if target is not None:
@@ -379,19 +385,23 @@ class CombinedConnector(Connector):
         return note_id
 
     def write_flags(self, subject: Organisation, flags: Flags) -> None:
+        """Write the flags on the CRM record, then on the matched helpdesk organisation."""
         self.primary.write_flags(subject, flags)
         target = self.helpdesk_subject(subject)
         if target is not None:
             self.helpdesk.write_flags(target, flags)
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
+        """The notes on the CRM record."""
         return self.primary.notes(subject)
 
     # -- admin ------------------------------------------------------------------------------
     def check(self) -> list[str]:
+        """Both sources' checks."""
         return [*self.primary.check(), *self.helpdesk.check()]
 
     def setup(self, dry_run: bool = False) -> list[str]:
+        """Both sources' setup plans."""
         return [*self.primary.setup(dry_run), *self.helpdesk.setup(dry_run)]
 
     @property
@@ -409,12 +419,14 @@ class CombinedConnector(Connector):
         return self.primary.coverage().merge(self.helpdesk.coverage())
 
     def describe(self) -> str:
+        """Both sources and how they are matched, for messages."""
         return (
             f"{self.primary.describe()} + helpdesk {self.helpdesk.describe()} "
             f"(matched by {self.match_by})"
         )
 
     def close(self) -> None:
+        """Close both sources."""
         try:
             self.primary.close()
         finally:

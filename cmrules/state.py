@@ -24,6 +24,7 @@ from .values import iso, parse_datetime
 
 
 def read_state(path: Path) -> dict[str, Any]:
+    """The sync state the last successful run saved ({} when none); unreadable: an error."""
     if not path.exists():
         return {}
     try:
@@ -42,6 +43,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def watermark(state: dict[str, Any]) -> datetime | None:
+    """The state's watermark, or None (a full run)."""
     try:
         return parse_datetime(state.get("watermark"))
     except ValueError:
@@ -68,12 +70,14 @@ def atomic_write(
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Save the state atomically in a private directory."""
     private_dir(path.parent)
     text = json.dumps(state, indent=2, sort_keys=True, default=str)
     atomic_write(path, text.encode("utf-8"), prefix=".state-")
 
 
 def save_watermark(path: Path, state: dict[str, Any], mark: datetime, **extra: Any) -> None:
+    """Save a new watermark (and ``extra`` keys) over the state."""
     new = dict(state, watermark=iso(mark), **extra)
     write_state(path, new)
 

@@ -20,6 +20,7 @@ def _blank(value: Any) -> bool:
 
 
 def parse_bool(value: Any) -> bool | None:
+    """A yes/no value as CRMs spell it (true, oui, 1...); blank: None (unknown)."""
     if _blank(value):
         return None
     if isinstance(value, bool):
@@ -116,6 +117,7 @@ def to_epoch_ms(moment: datetime) -> str:
 
 
 def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text of an instant in UTC (``Z``); None stays None."""
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -204,6 +204,7 @@ def line_of(lines: Mapping[tuple[Any, ...], int], path: Sequence[Any]) -> int:
 
 
 def error_line(exc: yaml.YAMLError) -> int:
+    """The 1-based line a YAML error points at (1 when it has none)."""
     mark = getattr(exc, "problem_mark", None)
     return mark.line + 1 if mark else 1
 
