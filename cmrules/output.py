@@ -59,15 +59,31 @@ def table_row(r: Any, lang: str) -> tuple[str, str, str, str, str]:
 
 
 def table_widths(rows: Any, lang: str) -> list[int]:
+    from rich.cells import cell_len
+
     head = _HEAD[lang]
     widths = [len(h) for h in head]
     for row in rows:
-        widths = [max(w, len(str(c))) for w, c in zip(widths, row, strict=True)]
-    return [min(40, w) for w in widths]
+        widths = [max(w, cell_len(str(c))) for w, c in zip(widths, row, strict=True)]
+    return widths
 
 
-def table_line(cells: Any, widths: list[int]) -> str:
-    return "  ".join(str(c)[: widths[i]].ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+def fit_widths(widths: list[int], lang: str, width: int | None = None) -> list[int]:
+    """Column widths that fit the terminal: the widest columns give way first."""
+    from .listing import fit_widths as fit
+
+    return fit(widths, _HEAD[lang], width)
+
+
+def table_line(cells: Any, widths: list[int], color: bool = False) -> str:
+    """One line of the table; a cut cell ends with … (a cut flag never reads as a rule id);
+    the risk column coloured when ``color``."""
+    from .listing import _fit, _style
+
+    out = [_fit(str(c), widths[i]) for i, c in enumerate(cells)]
+    if color and len(out) > 2:
+        out[2] = _style(out[2], str(cells[2]))
+    return "  ".join(out).rstrip()
 
 
 def table_details(r: Any, lang: str) -> list[str]:
@@ -93,7 +109,7 @@ def table_details(r: Any, lang: str) -> list[str]:
 def to_table(report: Report) -> str:
     lang = report.language
     rows = [table_row(r, lang) for r in report.records]
-    widths = table_widths(rows, lang)
+    widths = fit_widths(table_widths(rows, lang), lang)
     out = [table_line(_HEAD[lang], widths), table_line(["-" * w for w in widths], widths)]
     out += [table_line(row, widths) for row in rows]
     for r in report.records:
@@ -104,7 +120,7 @@ def to_table(report: Report) -> str:
 
 def table_tail(s: dict[str, Any], warnings: list[str], lang: str) -> list[str]:
     """The lines after the table: the summary, warnings, data gaps for ops."""
-    out = ["", _summary_line(s, lang)]
+    out = ["", summary_line(s, lang)]
     out.extend(f"! {_line(w)}" for w in warnings)
     out.extend(f"i {LABELS[lang]['ops']}: {_line(g)}" for g in s.get("ops_data_gaps", []))
     return out
@@ -120,17 +136,18 @@ def _waiver(w: Any, lang: str) -> str:
     return f"{w['until']}{by} — {w['reason']} [{w['where']}]"
 
 
-def _summary_line(s: dict[str, Any], lang: str) -> str:
+def summary_line(s: dict[str, Any], lang: str) -> str:
+    """The run's counts in one line (flags updated included)."""
     if lang == "fr":
         return (
             f"{s['records_evaluated']} fiche(s) évaluée(s) ; notes écrites : "
-            f"{s['notes_written']}, inchangées : {s['unchanged']}, à écrire : "
-            f"{s['would_write']}, échecs : {s['failed']}"
+            f"{s['notes_written']}, drapeaux mis à jour : {s['flags_updated']}, inchangées : "
+            f"{s['unchanged']}, à écrire : {s['would_write']}, échecs : {s['failed']}"
         )
     return (
         f"{s['records_evaluated']} record(s) evaluated; notes written: {s['notes_written']}, "
-        f"unchanged: {s['unchanged']}, would write: {s['would_write']}, "
-        f"failed: {s['failed']}"
+        f"flags updated: {s['flags_updated']}, unchanged: {s['unchanged']}, "
+        f"would write: {s['would_write']}, failed: {s['failed']}"
     )
 
 
@@ -139,7 +156,7 @@ def to_markdown(report: Report) -> str:
     out = [markdown_head(report.as_of)]
     for r in report.records:
         out += markdown_record(r, lang)
-    out.append(_summary_line(report.summary(), lang))
+    out.append(summary_line(report.summary(), lang))
     return term_safe("\n".join(out))
 
 

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
 
+from rich.cells import cell_len
+
 from . import output
 from .results import RecordResult, Report
 
@@ -47,7 +49,8 @@ class JsonWriter(Writer):
         self.n += 1
 
     def close(self, report: Report) -> None:
-        tail = {"summary": report.summary(), "warnings": report.warnings}
+        tail = {"summary": report.summary(), "warnings": report.warnings,
+                "unmatched": report.unmatched}  # fmt: skip
         text = json.dumps(tail, indent=2, ensure_ascii=False)
         self.emit(("\n  ]," if self.n else "],") + text[1:] + "\n")
 
@@ -61,12 +64,20 @@ class MarkdownWriter(Writer):
         self.emit(output.term_safe("\n".join(output.markdown_record(r, self.language))) + "\n")
 
     def close(self, report: Report) -> None:
-        self.emit(output.term_safe(output._summary_line(report.summary(), self.language)) + "\n")
+        self.emit(output.term_safe(output.summary_line(report.summary(), self.language)) + "\n")
 
 
 class TableWriter(Writer):
-    def __init__(self, emit: Emit, language: str, as_of: datetime, dry_run_notes: bool = False):
+    def __init__(
+        self,
+        emit: Emit,
+        language: str,
+        as_of: datetime,
+        dry_run_notes: bool = False,
+        color: bool = False,
+    ):
         super().__init__(emit, language, as_of)
+        self.color = color
         # spools, closed (and so deleted) by close()
         self.rows: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self.details: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
@@ -79,7 +90,7 @@ class TableWriter(Writer):
 
     def record(self, r: RecordResult) -> None:
         row = output.table_row(r, self.language)
-        self.widths = [max(w, min(40, len(c))) for w, c in zip(self.widths, row, strict=True)]
+        self.widths = [max(w, cell_len(c)) for w, c in zip(self.widths, row, strict=True)]
         self.rows.write(json.dumps(row, ensure_ascii=False) + "\n")
         for line in output.table_details(r, self.language):
             self.details.write(line + "\n")
@@ -88,12 +99,13 @@ class TableWriter(Writer):
                 self.notes.write(line + "\n")
 
     def close(self, report: Report) -> None:
-        safe, w, lang = output.term_safe, self.widths, self.language
+        safe, lang = output.term_safe, self.language
+        w = output.fit_widths(self.widths, lang)  # the terminal's width, cuts marked with …
         self.emit(safe(output.table_line(output._HEAD[lang], w)) + "\n")
         self.emit(output.table_line(["-" * n for n in w], w) + "\n")
         self.rows.seek(0)
-        for line in self.rows:
-            self.emit(safe(output.table_line(json.loads(line), w)) + "\n")
+        for line in self.rows:  # cells are one-line, control-free CRM text already
+            self.emit(output.table_line(json.loads(line), w, self.color) + "\n")
         _copy(self.details, self.emit, safe)
         tail = output.table_tail(report.summary(), report.warnings, lang)
         self.emit(safe("\n".join(tail)) + "\n")
@@ -116,9 +128,16 @@ def _copy(spool: IO[str], emit: Emit, safe: Callable[[str], str]) -> None:
     emit(safe("".join(chunk)))
 
 
-def writer(fmt: str, emit: Emit, language: str, as_of: datetime, dry_run: bool = False) -> Any:
+def writer(
+    fmt: str,
+    emit: Emit,
+    language: str,
+    as_of: datetime,
+    dry_run: bool = False,
+    color: bool = False,
+) -> Any:
     if fmt == "json":
         return JsonWriter(emit, language, as_of)
     if fmt == "markdown":
         return MarkdownWriter(emit, language, as_of)
-    return TableWriter(emit, language, as_of, dry_run_notes=dry_run)
+    return TableWriter(emit, language, as_of, dry_run_notes=dry_run, color=color)

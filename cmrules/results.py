@@ -11,6 +11,7 @@ from . import findings as findings_mod
 from . import records as records_mod
 from .connector import RenderedNote
 from .findings import Finding
+from .listing import SUMMARY_STATS, SYNC_KEYS
 from .model import Organisation
 from .profiles import DEFAULT
 from .signals import SignalValue
@@ -94,6 +95,7 @@ class Report:
     records: list[RecordResult] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)  # helpdesk records matching no CRM one
     streamed: Tally = field(default_factory=Tally)  # records handed on, not kept
 
     def add(self, r: RecordResult, keep: bool = True) -> None:
@@ -118,6 +120,7 @@ class Report:
             "records": [r.to_dict(self.language) for r in self.records],
             "summary": self.summary(),
             "warnings": self.warnings,
+            "unmatched": self.unmatched,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -140,5 +143,6 @@ class Report:
             "failed": self.count(FAILED),
             "findings": sev,
             "waived": waived + self.streamed.waived,
-            **self.stats,
+            **SUMMARY_STATS,  # every key always present
+            **{k: v for k, v in self.stats.items() if k in SUMMARY_STATS or k in SYNC_KEYS},
         }

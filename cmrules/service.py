@@ -358,7 +358,8 @@ def consume(
     finally:
         hand_on()  # what was written before a failure is logged and counted too
         report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
-        report.warnings.extend(getattr(session.connector, "unmatched", None) or [])
+        report.unmatched = list(getattr(session.connector, "unmatched", None) or [])
+        report.warnings.extend(report.unmatched)
         report.stats["ops_data_gaps"] = run.gaps
     return run
 

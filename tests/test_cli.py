@@ -132,8 +132,16 @@ def test_rules_list_and_show():
 
 
 def test_signals_listing():
+    # one default language (the config's: fr without a config), every label translated
     res = CliRunner().invoke(cli, ["signals"])
-    assert "directing_contacts (company, int)" in res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("directing_contacts"))
+    assert line.split()[1:3] == ["entreprise", "entier"]
+    res = CliRunner().invoke(cli, ["signals", "--lang", "en", "--format", "json"])
+    import json as json_
+
+    first = json_.loads(res.output)[0]
+    assert set(first) == {"name", "subject", "type", "window_days", "doc"}
+    assert first["type"] == "int"
 
 
 def test_local_import_command(cfg, tmp_path):

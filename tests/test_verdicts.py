@@ -87,9 +87,12 @@ def test_table_markdown_and_note_name_the_vendor(config: Path) -> None:
 
 
 def test_cmrules_signals_lists_the_windows() -> None:
-    out = CliRunner().invoke(cli, ["signals"]).output
-    assert "meetings_per_month (company, float, window 90 days)" in out
-    assert "strategy_reviews_365d (company, int, window 365 days)" in out
+    out = CliRunner().invoke(cli, ["signals", "--lang", "en"]).output
+    row = next(x for x in out.splitlines() if x.startswith("meetings_per_month"))
+    assert row.split()[1:4] == ["company", "decimal", "90"]
+    data = json.loads(CliRunner().invoke(cli, ["signals", "--format", "json"]).output)
+    windows = {s["name"]: s["window_days"] for s in data}
+    assert windows["meetings_per_month"] == 90 and windows["strategy_reviews_365d"] == 365
 
 
 def test_coverage_override_in_config_makes_absence_not_evidence(config: Path) -> None:

@@ -28,6 +28,8 @@ from . import report as report
 from . import rules as rules
 from . import ruletest as ruletest
 from . import zendesk as zendesk
-from .app import EXIT_INTERNAL, cli, main
+from .app import EXIT_INTERNAL, add_common_options, cli, main
+
+add_common_options(cli)  # -v, -q, --color also after the subcommand, on every command
 
 __all__ = ["EXIT_INTERNAL", "cli", "main"]

@@ -125,8 +125,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def setup_logging(verbose: int) -> None:
+def setup_logging(verbose: int, quiet: bool = False) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    if quiet and not verbose:
+        level = logging.ERROR
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)  # the handler filters, so other handlers (tests) still see all
@@ -151,8 +153,17 @@ def setup_logging(verbose: int) -> None:
     help="Config file (default: $CMRULES_CONFIG, else ./cmrules.yaml, else the embedded demo).",
 )
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug). No secrets.")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors: no notices.")
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default=None,
+    help="Colour severities: auto (a terminal, unless NO_COLOR is set), always, never.",
+)
 @click.pass_context
-def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
+def cli(
+    ctx: click.Context, config: str | None, verbose: int, quiet: bool, color: str | None
+) -> None:
     """Flag the risks of outsourcing community management, from CRM and helpdesk data.
 
     \b
@@ -164,10 +175,73 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     Example:
       cmrules evaluate --vendor "Agence Hashtag"
     """
-    setup_logging(verbose)
-    redact.register_env()
     ctx.ensure_object(dict)
-    ctx.obj["config"] = config
+    ctx.obj.update(config=config, verbose=verbose, quiet=quiet, color=color or "auto")
+    setup_logging(verbose, quiet)
+    redact.register_env()
+
+
+# -v/-q/--color are accepted after the subcommand too ("cmrules vendors -v"): every command
+# gets them (see add_common_options); they update the root context's settings.
+def _more_verbose(ctx: click.Context, _: click.Parameter, value: int) -> None:
+    if value:
+        root = ctx.find_root().ensure_object(dict)
+        root["verbose"] = root.get("verbose", 0) + value
+        setup_logging(root["verbose"], root.get("quiet", False))
+
+
+def _set_quiet(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        root = ctx.find_root().ensure_object(dict)
+        root["quiet"] = True
+        setup_logging(root.get("verbose", 0), True)
+
+
+def _set_color(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.find_root().ensure_object(dict)["color"] = value
+
+
+def common_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["-v", "--verbose"], count=True, expose_value=False, callback=_more_verbose,
+            help="More logging (-vv for debug), as before the command.",
+        ),
+        click.Option(
+            ["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_quiet,
+            help="Only results and errors: no notices.",
+        ),
+        click.Option(
+            ["--color"], type=click.Choice(["auto", "always", "never"]), expose_value=False,
+            callback=_set_color, help="Colour severities: auto, always or never.",
+        ),
+    ]  # fmt: skip
+
+
+def add_common_options(group: click.Group) -> None:
+    """Give every command of ``group`` (recursively) -v, -q and --color."""
+    for command in group.commands.values():
+        names = {n for p in command.params for n in getattr(p, "opts", [])}
+        command.params.extend(o for o in common_options() if not set(o.opts) & names)
+        if isinstance(command, click.Group):
+            add_common_options(command)
+
+
+def settings(ctx: click.Context) -> dict[str, Any]:
+    """The root settings: config path, verbose, quiet, color."""
+    return ctx.find_root().ensure_object(dict)
+
+
+def use_color(ctx: click.Context, stream: Any = None) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (https://no-color.org), or as forced."""
+    mode = settings(ctx).get("color", "auto")
+    if mode != "auto":
+        return bool(mode == "always")
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream if stream is not None else sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
 
 
 def main() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
 from .. import redact
-from .app import EXIT_FINDINGS
+from .app import EXIT_FINDINGS, settings, use_color
 
 
 def open_session(ctx: click.Context, **kwargs: Any) -> Any:
@@ -22,9 +23,7 @@ def open_session(ctx: click.Context, **kwargs: Any) -> Any:
 
     def close() -> None:
         if getattr(session.connector, "created", False):
-            click.echo(
-                f"(created {session.connector.describe()} from the bundled demo data)", err=True
-            )
+            notice(ctx, f"(created {session.connector.describe()} from the bundled demo data)")
         session.close()
 
     ctx.call_on_close(close)
@@ -96,3 +95,87 @@ def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def term(text: str) -> str:
     """CRM text bound for the terminal."""
     return redact.term_safe(text)
+
+
+def record_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format table|json|markdown`` and ``--output FILE`` for commands that print
+    records (JSON key sets are fixed and documented in the README)."""
+    func = click.option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        default="-",
+        help="Write the result to FILE instead of standard output ('-').",
+    )(func)
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "markdown"]),
+        default="table",
+        show_default=True,
+        help="table for people, json for scripts, markdown for tickets and wikis.",
+    )(func)
+    return func
+
+
+def emit(ctx: click.Context, text: str, output: str = "-") -> None:
+    """The command's result: to standard output, or to ``output`` (created 0600: it may
+    hold CRM data)."""
+    import os
+
+    if output in ("-", ""):
+        # click drops colour codes when stdout is not a terminal, unless colour was asked for
+        click.echo(text, color=True if use_color(ctx) else None)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot write {output}: {exc.strerror}; check the path") from None
+    notice(ctx, f"wrote {output}")
+
+
+def notice(ctx: click.Context, text: str) -> None:
+    """An informational line on stderr, silenced by -q."""
+    if not settings(ctx).get("quiet"):
+        click.echo(text, err=True)
+
+
+def colored(ctx: click.Context, output: str = "-") -> bool:
+    return output in ("-", "") and use_color(ctx)
+
+
+def language(ctx: click.Context, lang: str | None) -> str:
+    """``--lang``, else the config's language (one default everywhere)."""
+    if lang:
+        return lang
+    from .. import config as config_mod
+
+    return config_mod.load(config_mod.find_config(settings(ctx).get("config"))).language
+
+
+@contextmanager
+def sink(ctx: click.Context, output: str = "-") -> Iterator[Callable[[str], None]]:
+    """Where a streamed result goes: standard output, or ``output`` (created 0600)."""
+    import os
+
+    if output in ("-", ""):
+        color = True if use_color(ctx) else None
+        yield lambda text: click.echo(text, nl=False, color=color)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot write {output}: {exc.strerror}; check the path") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+
+        def write(text: str) -> None:
+            fh.write(text)
+
+        yield write
+    notice(ctx, f"wrote {output}")

@@ -8,20 +8,22 @@ from typing import Any
 
 import click
 
-from .app import EXIT_PARTIAL, cli
-from .common import fail_on_exit, open_session, output_options
+from .app import EXIT_PARTIAL, cli, settings
+from .common import (
+    colored,
+    emit,
+    fail_on_exit,
+    open_session,
+    output_options,
+    record_options,
+    sink,
+)
 
 
 @cli.command()
 @click.option("--vendor", metavar="NAME|ID", help="Vendor to evaluate, with its clients.")
 @click.option("--company", metavar="NAME|ID", help="One client company to evaluate.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-)
+@record_options
 @click.option("--no-write", is_flag=True, help="Evaluate only; do not write notes back.")
 @output_options
 @click.pass_context
@@ -30,6 +32,7 @@ def evaluate(
     vendor: str | None,
     company: str | None,
     fmt: str,
+    output: str,
     no_write: bool,
     lang: str | None,
     as_of: str | None,
@@ -50,22 +53,23 @@ def evaluate(
         raise click.UsageError("give --vendor NAME|ID or --company NAME|ID")
     moment = parse_as_of(as_of)
     session = open_session(ctx)
-    # records are written out as they come: the report keeps none (flat memory)
-    out = writer(
-        fmt, lambda text: click.echo(text, nl=False), lang or session.config.language, moment,
-        dry_run=dry_run,
-    )  # fmt: skip
-    report = run(
-        session,
-        vendor=vendor,
-        company=company,
-        as_of=moment,
-        language=lang,
-        dry_run=dry_run,
-        write=not no_write,
-        on_record=out.record,
-    )
-    out.close(report)
+    with sink(ctx, output) as write:
+        # records are written out as they come: the report keeps none (flat memory)
+        out = writer(
+            fmt, write, lang or session.config.language, moment, dry_run=dry_run,
+            color=colored(ctx, output),
+        )  # fmt: skip
+        report = run(
+            session,
+            vendor=vendor,
+            company=company,
+            as_of=moment,
+            language=lang,
+            dry_run=dry_run,
+            write=not no_write,
+            on_record=out.record,
+        )
+        out.close(report)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
     if report.count("failed"):
         code = EXIT_PARTIAL
@@ -74,8 +78,9 @@ def evaluate(
 
 @cli.command()
 @click.option("--full", is_flag=True, help="Ignore the watermark: evaluate everything.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--state", "state_path", metavar="PATH", help="State file (default: config).")
+@record_options
 @output_options
 @click.pass_context
 def sync(
@@ -83,6 +88,8 @@ def sync(
     full: bool,
     as_json: bool,
     state_path: str | None,
+    fmt: str,
+    output: str,
     lang: str | None,
     as_of: str | None,
     dry_run: bool,
@@ -90,21 +97,28 @@ def sync(
 ) -> None:
     """Nightly job: evaluate everything changed since the last successful run.
 
+    The summary (--format json: fixed keys, with warnings and unmatched records) goes to
+    standard output or --output; cron users see every warning in it.
+
     \b
     Example (cron, 02:30 every night):
       30 2 * * * cmrules --config /etc/cmrules.yaml sync --json >> /var/log/cmrules.jsonl
     """
     from pathlib import Path
 
+    from .. import listing
+    from ..listing import SYNC_KEYS
+    from ..output import summary_line
     from ..service import parse_as_of
     from ..service import sync as run
 
+    fmt = "json" if as_json else fmt
     session = open_session(ctx)
     if lang:
         session.config.language = lang
     moment = parse_as_of(as_of) if as_of else None
     bar: dict[str, Any] = {}
-    show = not as_json and sys.stderr.isatty()
+    show = fmt != "json" and sys.stderr.isatty() and not settings(ctx).get("quiet")
 
     def start(n: int) -> None:
         if show and n:
@@ -130,16 +144,22 @@ def sync(
         if "b" in bar:
             bar["b"].__exit__(None, None, None)
     summary = report.summary()
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    record = {**summary, **{k: report.stats.get(k) for k in SYNC_KEYS},
+              "warnings": list(report.warnings), "unmatched": list(report.unmatched)}  # fmt: skip
+    if fmt == "json":
+        emit(ctx, json.dumps(record, indent=2, sort_keys=True, default=str), output)
     else:
-        from ..output import _summary_line
-
-        click.echo(_summary_line(summary, report.language))
-        for w in report.warnings:
-            click.echo(f"! {w}", err=True)
-        for g in summary.get("ops_data_gaps", []):
-            click.echo(f"i data only ops can provide: {g}", err=True)
+        line = summary_line(summary, report.language)
+        if fmt == "markdown":
+            line = listing.md_escape(line) + "".join(
+                f"\n- {listing.md_escape(w)}" for w in report.warnings
+            )
+        emit(ctx, line, output)
+        if fmt == "table":
+            for w in report.warnings:
+                click.echo(f"! {listing.one_line(w)}", err=True)
+            for g in summary.get("ops_data_gaps", []):
+                click.echo(f"i data only ops can provide: {listing.one_line(g)}", err=True)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
     if summary["failed"]:
         code = EXIT_PARTIAL

@@ -10,7 +10,7 @@ import json
 import click
 
 from .app import cli
-from .common import load_rulebook
+from .common import colored, emit, language, load_rulebook, record_options
 
 
 @cli.group()
@@ -19,50 +19,73 @@ def rules() -> None:
 
 
 @rules.command("list")
-@click.option("--lang", type=click.Choice(["fr", "en"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["fr", "en"]), help="Language (default: config).")
+@record_options
 @click.pass_context
-def rules_list(ctx: click.Context, lang: str) -> None:
+def rules_list(ctx: click.Context, lang: str | None, fmt: str, output: str) -> None:
     """One line per rule: id, severity, side, name, question.
 
     \b
     Example:
       cmrules rules list --lang fr
     """
-    for r in load_rulebook(ctx):
-        click.echo(f"{r.id}  {r.severity:<6}  {r.side:<7}  {r.name:<32}  {r.question[lang]}")
+    from .. import listing
+
+    lang = language(ctx, lang)
+    records = listing.rule_records(load_rulebook(ctx), lang)
+    shown = records if fmt == "json" else listing.translated(records, lang, "severity", "side")
+    cols = listing.columns(lang, "id", "severity", "side", "name", "question")
+    text = listing.render(fmt, shown, cols, color=colored(ctx, output), style_key="severity",
+                          wrap_last=True)  # fmt: skip
+    emit(ctx, text, output)
 
 
 @rules.command("show")
 @click.argument("rule_id")
+@record_options
 @click.pass_context
-def rules_show(ctx: click.Context, rule_id: str) -> None:
+def rules_show(ctx: click.Context, rule_id: str, fmt: str, output: str) -> None:
     """Everything about one rule, in both languages.
 
     \b
     Example:
-      cmrules rules show CMR001
+      cmrules rules show CMR001 --format json
     """
+    from .. import listing
     from ..errors import UsageError
 
     rb = load_rulebook(ctx)
-    rule = rb.get(rule_id.upper())
+    rule = rb.get(rule_id.strip().upper())
     if rule is None:
         import difflib
 
         close = difflib.get_close_matches(rule_id.upper(), [r.id for r in rb], n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"no rule {rule_id!r}.{hint} 'cmrules rules list' lists them.")
-    click.echo(
-        f"{rule.id} — {rule.name}  [{rule.severity}, {rule.side} side, subject "
-        f"{rule.subject}, criterion {rule.criterion}]"
-    )
-    click.echo(f"source: {rule.source}")
+    record = {
+        "id": rule.id, "name": rule.name, "severity": rule.severity, "side": rule.side,
+        "subject": rule.subject, "criterion": rule.criterion, "source": rule.source,
+        "question": dict(rule.question), "message": dict(rule.message),
+        "advice": dict(rule.advice), "signals": list(rule.signals),
+        "params": dict(rule.params),
+    }  # fmt: skip
+    if fmt == "json":
+        emit(ctx, listing.to_json(record), output)
+        return
+    md = fmt == "markdown"
+    esc = listing.md_escape if md else (lambda t: t)
+    lines = [
+        f"{'## ' if md else ''}{rule.id} — {esc(rule.name)}  [{rule.severity}, {rule.side} "
+        f"side, subject {rule.subject}, criterion {rule.criterion}]",
+        f"source: {esc(rule.source)}",
+    ]
     for lang in ("fr", "en"):
-        click.echo(f"\n[{lang}] {rule.question[lang]}")
-        click.echo(f"  message: {rule.message[lang]}")
-        click.echo(f"  advice:  {rule.advice[lang]}")
-    click.echo(f"\nsignals: {', '.join(rule.signals)}")
-    click.echo(f"params: {json.dumps(dict(rule.params)) if rule.params else 'none'}")
+        lines.append(f"\n{'### ' if md else ''}[{lang}] {esc(rule.question[lang])}")
+        lines.append(f"{'- ' if md else '  '}message: {esc(rule.message[lang])}")
+        lines.append(f"{'- ' if md else '  '}advice:  {esc(rule.advice[lang])}")
+    lines.append(f"\nsignals: {esc(', '.join(rule.signals))}")
+    lines.append(f"params: {json.dumps(dict(rule.params)) if rule.params else 'none'}")
+    emit(ctx, "\n".join(lines), output)
 
 
 @rules.command("lint")
@@ -88,9 +111,9 @@ def rules_lint(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
 
 @rules.command("docs")
-@click.option("--lang", type=click.Choice(["fr", "en"]), default="en", show_default=True)
+@click.option("--lang", type=click.Choice(["fr", "en"]), help="Language (default: config).")
 @click.pass_context
-def rules_docs(ctx: click.Context, lang: str) -> None:
+def rules_docs(ctx: click.Context, lang: str | None) -> None:
     """Print the rule and signal catalogue as Markdown, generated from the rule files.
 
     \b
@@ -99,7 +122,7 @@ def rules_docs(ctx: click.Context, lang: str) -> None:
     """
     from ..docs import catalogue
 
-    click.echo(catalogue(load_rulebook(ctx), lang), nl=False)
+    click.echo(catalogue(load_rulebook(ctx), language(ctx, lang)), nl=False)
 
 
 @rules.command("schema")
