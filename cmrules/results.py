@@ -104,6 +104,11 @@ class Report:
         else:
             self.streamed.add(r)
 
+    def add_unmatched(self, lines: list[str]) -> None:
+        """Helpdesk records matching no CRM record: in ``unmatched`` and in ``warnings``."""
+        self.unmatched.extend(lines)
+        self.warnings.extend(lines)
+
     def worst(self) -> int:
         """Worst fired severity; waived findings do not count (``--fail-on``)."""
         ranks = [f.rank for r in self.records for f in r.findings if f.status == "fired"]

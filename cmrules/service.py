@@ -358,8 +358,7 @@ def consume(
     finally:
         hand_on()  # what was written before a failure is logged and counted too
         report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
-        report.unmatched = list(getattr(session.connector, "unmatched", None) or [])
-        report.warnings.extend(report.unmatched)
+        report.add_unmatched(getattr(session.connector, "unmatched", None) or [])
         report.stats["ops_data_gaps"] = run.gaps
     return run
 
