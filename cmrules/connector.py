@@ -32,6 +32,10 @@ class Flags:
     evaluated_at: datetime
     fingerprint: str  # fingerprint of the whole note; written last
     history: str = ""  # the record's flag history, compact JSON (cmrules.history); with the flags
+    #: prospects (cmrules.readiness): ready | ready_with_conditions | not_ready, blocker rule
+    #: ids and the number of questions for the next meeting; empty for other records
+    readiness: str = ""
+    open_questions: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,12 @@ class Connector(ABC):
     def load(self, vendor_ids: Iterable[str], company_ids: Iterable[str] | None = None) -> Dataset:
         """The vendors, their client companies (all, or only ``company_ids``), contacts,
         activities and engagements."""
+
+    def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
+        """Companies before signing (:mod:`cmrules.readiness`): each with its contacts, every
+        activity recorded with it (sales meetings included, whichever agency) and its prospect
+        engagements.  Sources without prospects raise NotImplementedError."""
+        raise NotImplementedError
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
         """company id -> ids of its vendors (used by sync to evaluate changed companies)."""

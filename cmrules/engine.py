@@ -59,6 +59,8 @@ _NEGATE = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte":
 _DR_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 _INT_LIMIT = 2**62
 SENTINEL = "zz_sentinel"
+#: a prospect is a company before signing: its rules read the company signals
+SIGNALS_OF = {"prospect": "company"}
 _OUT_OF_SLOTS = "durable_rules ran out of session slots; the engine was reset"
 _NO_COMPILE = "could not compile the rules into durable_rules"
 
@@ -343,7 +345,7 @@ class Engine:
 
     # -- compilation ---------------------------------------------------------------------------
     def _compile(self) -> None:
-        for subject in ("company", "vendor"):
+        for subject in ("company", "vendor", "prospect"):
             rules = sorted(self.rulebook.for_subject(subject), key=lambda r: r.id)
             names = []
             for n, start in enumerate(range(0, max(len(rules), 1), self._rules_per_ruleset)):
@@ -373,9 +375,10 @@ class Engine:
     def fact(self, subject: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """The fact sent to durable_rules: typed, normalised, unknown signals left out."""
         fact: dict[str, Any] = {DISCRIMINATOR: subject}
+        reads = SIGNALS_OF.get(subject, subject)
         for name, raw in values.items():
             spec = REGISTRY.get(name)
-            if spec is None or spec.subject != subject:
+            if spec is None or spec.subject != reads:
                 continue
             if _already_safe(spec.type, raw):  # the common case: computed signals
                 fact[name] = raw

@@ -162,6 +162,10 @@ ENGAGEMENT_ENDED = frozenset({
 })  # fmt: skip
 
 
+#: Engagement statuses meaning the company is still a prospect of the vendor (no contract yet).
+ENGAGEMENT_PROSPECT = frozenset({"prospect", "prospection", "lead", "opportunity", "pitch"})
+
+
 @dataclass(frozen=True)
 class Engagement:
     """A client company working with (or evaluating) a vendor.
@@ -185,6 +189,15 @@ class Engagement:
         if self.ended_at is not None:
             return self.ended_at <= as_of
         return (self.status or "").strip().casefold() in ENGAGEMENT_ENDED
+
+    @property
+    def prospect(self) -> bool:
+        """Not signed yet: the company is a prospect of the vendor (status ``prospect``)."""
+        return (self.status or "").strip().casefold() in ENGAGEMENT_PROSPECT
+
+    def active(self, as_of: datetime) -> bool:
+        """Signed and not over at ``as_of``: judged on the running-engagement criteria."""
+        return not self.prospect and not self.ended(as_of)
 
 
 @dataclass(frozen=True)
@@ -296,6 +309,10 @@ class Dataset:
         return [
             a for a in self._idx()["acts"].get(company_id, []) if a.vendor_id in (vendor_id, None)
         ]
+
+    def activities_of_company(self, company_id: str) -> list[Activity]:
+        """Everything recorded with a company, whichever vendor (a prospect's sales process)."""
+        return list(self._idx()["acts"].get(company_id, []))
 
     def engagements_of_vendor(self, vendor_id: str) -> list[Engagement]:
         """The engagements of one vendor."""

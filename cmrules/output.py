@@ -9,6 +9,8 @@ from . import redact
 from .findings import format_records, format_value, sort_findings
 from .labels import signal_label
 from .notes import LABELS
+from .readiness import WORDS as READY_WORDS
+from .text import typography
 from .service import Report
 
 _HEAD = {
@@ -52,7 +54,7 @@ def table_row(r: Any, lang: str) -> tuple[str, str, str, str, str]:
     return (
         _line(r.subject.name),
         r.kind,
-        LABELS[lang]["levels"][r.risk_level],
+        (_readiness(r, lang) or [LABELS[lang]["levels"][r.risk_level]])[0],
         ",".join(r.note.flags.rule_ids) or "-",
         _WRITE[lang].get(r.write, r.write or "-"),
     )
@@ -92,8 +94,11 @@ def table_details(r: Any, lang: str) -> list[str]:
         return []
     lab = LABELS[lang]
     name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
-    out = ["", f"{name} — {lab['levels'][r.risk_level]}"]
+    ready = _readiness(r, lang)
+    out = ["", f"{name} — {ready[0] if ready else lab['levels'][r.risk_level]}"]
     for f in sort_findings(r.findings):
+        if ready and f.status == "cannot_assess":
+            continue  # asked below, as a question for the next meeting
         sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
         out.append(f"  [{sev}] {f.rule_id}{_about(f)} {_line(f.message[lang])}")
         if f.status in ("fired", "waived"):
@@ -103,6 +108,19 @@ def table_details(r: Any, lang: str) -> list[str]:
             out.append(f"      {lab['clear']}: {_line(f.clear_when.text[lang])}")
         if f.waiver:
             out.append(f"      {lab['waived_by']}: {_line(_waiver(f.waiver, lang))}")
+    return out + [f"  {_line(q)}" for q in ready[1:]]
+
+
+def _readiness(r: Any, lang: str) -> list[str]:
+    """A prospect's verdict, then its questions for the next meeting (heading first), in the
+    reader's language (the note uses the prospect's); empty for other records."""
+    ready = r.outcome.readiness if r.outcome is not None else None
+    if ready is None:
+        return []
+    out = [ready.words(lang)]
+    if ready.asks:
+        out.append(typography(READY_WORDS[lang]["questions"] + ":", lang))
+        out.extend(f"  ? {typography(ask[lang], lang)}" for ask in ready.asks)
     return out
 
 
@@ -166,10 +184,14 @@ def markdown_head(as_of: Any) -> str:
 
 def markdown_record(r: Any, lang: str) -> list[str]:
     lab = LABELS[lang]
-    out = [f"## {_md(r.subject.name)} ({r.kind}) — {lab['levels'][r.risk_level]}", ""]
+    ready = _readiness(r, lang)
+    level = ready[0] if ready else lab["levels"][r.risk_level]
+    out = [f"## {_md(r.subject.name)} ({r.kind}) — {level}", ""]
     if not r.findings:
         return [*out, lab["none"], ""]
     for f in sort_findings(r.findings):
+        if ready and f.status == "cannot_assess":
+            continue  # asked below, as a question for the next meeting
         sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
         head = f"{sev} {f.rule_id}{_md(_about(f))}"
         out.append(f"- **{head}** {_md(f.message[lang])}")
@@ -181,6 +203,8 @@ def markdown_record(r: Any, lang: str) -> list[str]:
             out.append(f"  - {lab['clear']}: {_md(f.clear_when.text[lang])}")
         if f.waiver:
             out.append(f"  - {lab['waived_by']}: {_md(_waiver(f.waiver, lang))}")
+    if len(ready) > 1:
+        out += ["", f"**{ready[1]}**", "", *(f"- {q.strip()[2:]}" for q in ready[2:])]
     return [*out, ""]
 
 

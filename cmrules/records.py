@@ -14,6 +14,7 @@ from typing import Any
 from . import flaghistory as history_mod
 from . import notes as notes_mod
 from . import tasks as tasks_mod
+from . import readiness as readiness_mod
 from . import waivers as waivers_mod
 from .connector import RenderedNote
 from .findings import Finding, cannot_assess_advice
@@ -93,6 +94,7 @@ class Outcome:
     changes: history_mod.Changes
     waivers: list[waivers_mod.Waiver]  # every waiver seen for this record (applied or not)
     language: str
+    readiness: readiness_mod.Readiness | None = None  # prospects only
 
 
 def finish(
@@ -100,8 +102,12 @@ def finish(
     subject: Organisation,
     found: Sequence[Finding],
     vendors: Sequence[Organisation] = (),
+    prospect_criteria: int | None = None,
 ) -> Outcome:
-    """Apply waivers, update the record's history, date the open flags, render the note."""
+    """Apply waivers, update the record's history, date the open flags, render the note.
+
+    ``prospect_criteria`` (a prospect: the number of prospect rules evaluated): the note is a
+    readiness verdict with the questions for the next meeting (:mod:`cmrules.readiness`)."""
     own = policy.record_waivers(subject)
     names = {v.id: v.name for v in vendors}
     relevant = [w for w in policy.config_waivers if any(w.matches(f, names) for f in found)]
@@ -119,6 +125,9 @@ def finish(
         points, gaps = notes_mod.gaps(findings, language)
         task = tasks_mod.build(subject.id, subject.name, points, tuple(gaps), language)
         hist.task = task.fingerprint if task is not None else ""
+    ready = None
+    if prospect_criteria is not None:
+        ready = readiness_mod.assess(findings, prospect_criteria)
     note = notes_mod.render(
         subject,
         findings,
@@ -129,10 +138,11 @@ def finish(
         history=hist,
         changes=changes,
         titles=policy.titles,
+        readiness=ready,
     )
     if policy.tasks:
         note = replace(note, task=task, tasks_on=True)
-    return Outcome(findings, note, hist, changes, [*own, *relevant], language)
+    return Outcome(findings, note, hist, changes, [*own, *relevant], language, ready)
 
 
 def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
@@ -152,3 +162,19 @@ def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
             if text not in out:
                 out.append(text)
     return out
+
+
+def run_notices(session: Any, results: Sequence[Any], as_of: datetime, language: str) -> list[str]:
+    """Waivers not applied, with where and why (run warnings; never silently dropped)."""
+    cfg = session.config
+    policy = Policy.build(session.rulebook, as_of, language, cfg.waivers, cfg.waiver_max_days)
+    seen = [w for w in policy.config_waivers if not w.valid]
+    for r in results:
+        if r.outcome is not None:
+            seen.extend(w for w in r.outcome.waivers if not w.valid and w not in seen)
+    return [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
+
+
+def run_gaps(results: Sequence[Any]) -> list[str]:
+    """Data only ops can provide (connect or declare a source), for the run summary."""
+    return ops_gaps((f for r in results for f in r.findings), "en")

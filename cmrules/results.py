@@ -63,6 +63,7 @@ class RecordResult:
             "data_gaps": list(self.note.gaps),
             "waivers": [w.to_dict() for w in o.waivers],
             "history": o.history.to_dict(),
+            **({"readiness": o.readiness.to_dict(o.language)} if o.readiness else {}),
         }
 
 

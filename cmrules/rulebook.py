@@ -23,9 +23,11 @@ from .rulecheck import (
     PARAM_NAME,
     RULE_ID,
     RULE_NAME,
+    check_type,
     condition_shape,
     number_problem,
     schema_message,
+    subject_problems,
 )
 from .signals import REGISTRY, SignalSpec
 from .templates import template_problems
@@ -112,6 +114,11 @@ class Rule:
     source: str  # file:line
     tags: tuple[str, ...] = ()
     title: Mapping[str, str] | None = None  # a few words naming the problem (notes)
+    #: what the rule applies to: engagement / vendor / prospect (see :mod:`cmrules.readiness`)
+    subjects: tuple[str, ...] = ()
+    #: thresholds that differ per subject: ``{"prospect": {param: value}}``
+    params_by_subject: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    ask: Mapping[str, str] | None = None  # prospects: the question for the next meeting
 
     def short(self, language: str) -> str:
         """The rule's title, or its question when it has none."""
@@ -123,6 +130,18 @@ class Rule:
 
     def condition(self) -> Condition:
         return bind(self.when, self.params)
+
+    def applies_to(self, subject: str) -> bool:
+        """``engagement`` (subject company), ``vendor`` or ``prospect``."""
+        default = ("vendor",) if self.subject == "vendor" else ("engagement",)
+        return subject in (self.subjects or default)
+
+    def for_prospect(self) -> Rule:
+        """The rule as evaluated on a prospect: its prospect thresholds, its meeting question,
+        and the ``prospect`` subject the engine keys its ruleset on."""
+        params = {**self.params, **self.params_by_subject.get("prospect", {})}
+        question = self.ask or self.question
+        return replace(self, subject="prospect", params=params, question=question)
 
 
 @dataclass
@@ -139,6 +158,12 @@ class Rulebook:
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def for_subject(self, subject: str) -> list[Rule]:
+        """Rules evaluated on ``company`` (an engagement), ``vendor`` or ``prospect`` records;
+        prospect rules come with their prospect thresholds and questions."""
+        if subject == "prospect":
+            return [r.for_prospect() for r in self.rules if r.applies_to("prospect")]
+        if subject == "company":
+            return [r for r in self.rules if r.subject == "company" and r.applies_to("engagement")]
         return [r for r in self.rules if r.subject == subject]
 
     def signal_windows(self) -> dict[str, int]:
@@ -278,7 +303,13 @@ def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
             f"{config_name}: rules.params.{rule.id} must be a mapping of parameter names to values"
         )
     merged = dict(rule.params)
+    by_subject = dict(rule.params_by_subject)
     for key, value in values.items():
+        if key == "prospect" and rule.applies_to("prospect") and key not in rule.params:
+            # rules.params.CMR006.prospect.max_validation_days: the prospect threshold
+            current = replace(rule, params={**rule.params, **by_subject.get(key, {})})
+            by_subject[key] = _override(current, value, config_name).params
+            continue
         if key not in rule.params:
             known = ", ".join(sorted(rule.params)) or "none"
             raise ConfigError(
@@ -298,7 +329,7 @@ def _override(rule: Rule, values: Mapping[str, Any], config_name: str) -> Rule:
                 f"got {value!r}"
             )
         merged[key] = value
-    return replace(rule, params=merged)
+    return replace(rule, params=merged, params_by_subject=by_subject)
 
 
 def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | None]]:
@@ -383,6 +414,10 @@ def _build_rule(
         bad = number_problem(value)
         if bad:
             report(("params", pname), f"parameter {pname}: {bad}")
+    subjects = tuple(raw.get("subjects") or ())
+    by_subject = {k: dict(v) for k, v in (raw.get("params_by_subject") or {}).items()}
+    for sub, msg in subject_problems(subject, subjects, by_subject, params):
+        report(sub, msg)
     shape = condition_shape(raw["when"])
     if shape:
         report(("when",), shape)
@@ -420,7 +455,7 @@ def _build_rule(
             if bad:
                 report((*sub, "value"), bad)
                 return Cmp(name, op, None, None)
-        _check_type(spec, op, value, lambda m: report(sub, m))
+        check_type(spec, op, value, lambda m: report(sub, m))
         return Cmp(name, op, c.get("value"), c.get("param"))
 
     when = build(raw["when"], ("when",))
@@ -444,19 +479,7 @@ def _build_rule(
         source=f"{path}:{_line(lines, at)}",
         tags=tuple(raw.get("tags") or ()),
         title=raw.get("title"),
+        subjects=subjects,
+        params_by_subject=by_subject,
+        ask=raw.get("ask"),
     )
-
-
-def _check_type(spec: SignalSpec, op: str, value: Any, report: Any) -> None:
-    if spec.type == "bool":
-        if not isinstance(value, bool):
-            report(
-                f"signal {spec.name!r} is a boolean: compare it with true or false, not {value!r}"
-            )
-        elif op not in ("eq", "ne"):
-            report(f"signal {spec.name!r} is a boolean: use op eq or ne, not {op}")
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        report(
-            f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
-            f"not {value!r}"
-        )

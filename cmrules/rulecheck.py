@@ -135,3 +135,45 @@ def condition_shape(when: Any) -> str | None:
             "split the rule"
         )
     return None
+
+
+def check_type(spec: Any, op: str, value: Any, report: Any) -> None:
+    if spec.type == "bool":
+        if not isinstance(value, bool):
+            report(
+                f"signal {spec.name!r} is a boolean: compare it with true or false, not {value!r}"
+            )
+        elif op not in ("eq", "ne"):
+            report(f"signal {spec.name!r} is a boolean: use op eq or ne, not {op}")
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        report(
+            f"signal {spec.name!r} is a number ({spec.type}): compare it with a number, "
+            f"not {value!r}"
+        )
+
+
+def subject_problems(
+    subject: str,
+    subjects: tuple[str, ...],
+    by_subject: dict[str, dict[str, Any]],
+    params: dict[str, Any],
+) -> list[tuple[tuple[Any, ...], str]]:
+    """``subjects`` must fit the rule's record; ``params_by_subject`` only overrides declared
+    parameters, with values of the same type, for subjects the rule applies to."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    allowed = {"vendor"} if subject == "vendor" else {"engagement", "prospect"}
+    for name in subjects:
+        if name not in allowed:
+            out.append((("subjects",), f"subject {name!r} does not fit a rule about the "
+                        f"{subject}: use {' or '.join(sorted(allowed))}"))  # fmt: skip
+    for sname, values in by_subject.items():
+        if sname not in subjects:
+            out.append((("params_by_subject", sname), f"params for {sname!r}, which is not in "
+                        "subjects: add it to subjects"))  # fmt: skip
+        for pname, value in values.items():
+            at = ("params_by_subject", sname, pname)
+            if pname not in params:
+                out.append((at, f"unknown parameter {pname!r}; declare its default under params"))
+            elif isinstance(value, bool) != isinstance(params[pname], bool):
+                out.append((at, f"{value!r} is not of the type of the default {params[pname]!r}"))
+    return out

@@ -7,7 +7,7 @@ closest names, an ambiguous one lists the candidates.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .connector import Connector
@@ -56,6 +56,7 @@ class Selection:
     dataset: Dataset
     vendor_ids: list[str]
     company_ids: list[str] | None = None  # None: the vendors' records and all their clients
+    prospect_ids: list[str] = field(default_factory=list)  # companies before signing
 
 
 def select(session: Session, *, vendor: str | None = None, company: str | None = None) -> Selection:
@@ -70,17 +71,28 @@ def select(session: Session, *, vendor: str | None = None, company: str | None =
                 raise UsageError(f"{subject.name} is not a client of {v.name}")
             # every engagement of the company is still evaluated, whichever vendor was named:
             # its one note and its flags never depend on how it was brought into the run
-        if not vendor_ids:
-            raise UsageError(
-                f"{subject.name} (id {subject.id}) has no vendor engagement to "
-                "evaluate; record which agency it works with"
-            )
-        ds = session.prepare(conn.load(vendor_ids, [subject.id]))
-        return Selection(ds, vendor_ids, [subject.id])
+        if vendor_ids:
+            ds = session.prepare(conn.load(vendor_ids, [subject.id]))
+            if not all(e.prospect for e in ds.engagements_of_company(subject.id)):
+                return Selection(ds, vendor_ids, [subject.id])
+        return _prospect(session, subject)
     if vendor:
         v = resolve(conn, vendor, OrgKind.VENDOR)
         return Selection(session.load([v.id]), [v.id])
     raise UsageError("say what to evaluate: --vendor NAME|ID or --company NAME|ID")
+
+
+def _prospect(session: Session, subject: Organisation) -> Selection:
+    """A company with no engagement signed: its readiness (:mod:`cmrules.readiness`)."""
+    try:
+        ds = session.connector.load_prospects([subject.id])
+    except NotImplementedError:
+        raise UsageError(
+            f"{subject.name} (id {subject.id}) has no vendor engagement to evaluate, and "
+            f"{session.connector.describe()} holds no prospects; record which agency it works "
+            "with"
+        ) from None
+    return Selection(session.prepare(ds), [], [subject.id], prospect_ids=[subject.id])
 
 
 def select_all(session: Session) -> Selection:

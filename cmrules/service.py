@@ -6,6 +6,7 @@ CLI commands stay thin and call these functions; everything here raises
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,9 +29,19 @@ from .errors import CmrulesError, RateLimitExhausted, UsageError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets, property_names
+from .records import run_gaps as ops_gaps
+from .records import run_notices
 from .results import RecordResult, Report, Tally
-from .selection import resolve, select, vendors_of
-from .signals import CompanyContext, SignalSettings, SignalValue, VendorContext, compute
+from .selection import prospects, resolve, select, vendors_of
+from .signals import (
+    CompanyContext,
+    ProspectContext,
+    SignalSettings,
+    SignalValue,
+    VendorContext,
+    compute,
+)
+from .values import parse_as_of
 from .vocabulary import Vocabulary
 
 log = logging.getLogger("cmrules")
@@ -156,8 +167,10 @@ def evaluate_dataset(
     as_of: datetime,
     language: str,
     vendor_values: Mapping[str, dict[str, SignalValue]] | None = None,
+    prospect_ids: Iterable[str] = (),
 ) -> list[RecordResult]:
-    """Signals -> engine -> findings -> rendered note, for vendors and their active clients.
+    """Signals -> engine -> findings -> rendered note, for vendors and their active clients,
+    and for ``prospect_ids`` (companies before signing: their readiness).
 
     A company is evaluated in every active engagement it has in ``ds`` (one note covering all
     its vendors); an ended engagement is not judged and the vendor is listed as former.
@@ -175,14 +188,11 @@ def evaluate_dataset(
     def run(
         profile: str, subject_kind: str, subject: Subject, values: dict[str, SignalValue]
     ) -> list[Finding]:
-        rules = sets.rulebook(profile)
+        rules = {r.id: r for r in sets.rulebook(profile).for_subject(subject_kind)}
         outcomes = sets.engine(profile).evaluate(
             subject_kind, {k: v.value for k, v in values.items()}
         )
-        return [
-            findings_mod.build(rules.get(o.rule_id), o, subject, values, as_of)  # type: ignore[arg-type]
-            for o in outcomes
-        ]
+        return [findings_mod.build(rules[o.rule_id], o, subject, values, as_of) for o in outcomes]
 
     def result(
         subject: Organisation,
@@ -193,7 +203,10 @@ def evaluate_dataset(
         profile: str,
         former_vendors: list[Organisation] | None = None,
     ) -> RecordResult:
-        out = records_mod.finish(policy, subject, found, vendors if kind == "company" else ())
+        criteria = len(sets.rulebook(profile).for_subject(kind)) if kind == "prospect" else None
+        out = records_mod.finish(
+            policy, subject, found, vendors if kind == "company" else (), criteria
+        )
         return RecordResult(
             subject, kind, vendors, out.findings, values, out.note, profile,
             former_vendors=former_vendors or [], outcome=out,
@@ -205,6 +218,7 @@ def evaluate_dataset(
             active = not e.ended(as_of) or only is not None
             if (
                 active
+                and not e.prospect
                 and (only is None or e.company_id in only)
                 and e.company_id in ds.organisations
             ):
@@ -227,7 +241,7 @@ def evaluate_dataset(
         found, per_vendor, vendors, former = [], {}, [], []
         for e in ds.engagements_of_company(cid):
             agency = ds.organisations.get(e.vendor_id)
-            if agency is None:
+            if agency is None or e.prospect:
                 continue
             if e.ended(as_of):
                 former.append(agency)
@@ -240,23 +254,13 @@ def evaluate_dataset(
         results.append(
             result(company, "company", vendors, found, per_vendor, profile, former_vendors=former)
         )
+    for cid in dict.fromkeys(prospect_ids):
+        company = ds.organisations[cid]
+        profile = sets.select(company)
+        values = compute(ProspectContext(ds, company, as_of, session.settings(profile)))
+        found = run(profile, "prospect", Subject(cid, company.name, "prospect"), values)
+        results.append(result(company, "prospect", [], found, {"": values}, profile))
     return results
-
-
-def parse_as_of(text: str | None) -> datetime:
-    if not text:
-        return datetime.now(UTC).replace(microsecond=0)
-    from .values import parse_datetime
-
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise UsageError(
-            f"--as-of {text!r} is not a date: use ISO-8601, e.g. 2026-11-20 or 2026-11-20T12:00:00Z"
-        )
-    return parsed
 
 
 def evaluate(
@@ -290,6 +294,7 @@ def evaluate(
             company_ids=sel.company_ids,
             as_of=as_of,
             language=language,
+            prospect_ids=sel.prospect_ids,
         )
     report = Report(as_of=as_of, language=language)
     run = consume(session, report, records, write=write, dry_run=dry_run, command="evaluate",
@@ -374,33 +379,6 @@ def _record(state_path: Path, as_of: datetime, command: str, results: Any) -> No
     )
 
 
-def run_notices(
-    session: Session, results: list[RecordResult], as_of: datetime, language: str
-) -> list[str]:
-    """Waivers not applied, with where and why (run warnings; never silently dropped)."""
-    cfg = session.config
-    policy = records_mod.Policy.build(
-        session.rulebook, as_of, language, cfg.waivers, cfg.waiver_max_days
-    )
-    seen = [w for w in policy.config_waivers if not w.valid]
-    for r in results:
-        if r.outcome is not None:
-            seen.extend(w for w in r.outcome.waivers if not w.valid and w not in seen)
-    return [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
-
-
-def ops_gaps(results: list[RecordResult]) -> list[str]:
-    """Data only ops can provide (connect or declare a source), for the run summary."""
-    return records_mod.ops_gaps((f for r in results for f in r.findings), "en")
-
-
-def _vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
-    try:
-        return conn.vendors_of(company_ids)
-    except NotImplementedError:
-        return {}
-
-
 # ------------------------------------------------------------------------------------------
 # sync
 # ------------------------------------------------------------------------------------------
@@ -458,6 +436,11 @@ def sync(
                 session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language
             )
             total = len(records)
+        pds = prospects(session, changed_companies)  # changed companies not signed yet
+        ready = evaluate_dataset(session, pds, vendor_ids=[], company_ids=[], as_of=as_of,
+            language=language, prospect_ids=[c for c in changed_companies if c in pds.organisations],
+        )  # fmt: skip
+        records, total = itertools.chain(records, ready), total + len(ready)
         if on_start is not None:
             on_start(total)
         try:

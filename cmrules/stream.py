@@ -116,9 +116,9 @@ def portfolio_records(
                 c
                 for c in chunk
                 if any(
-                    e.vendor_id == vid and not e.ended(as_of) for e in ds.engagements_of_company(c)
+                    e.vendor_id == vid and e.active(as_of) for e in ds.engagements_of_company(c)
                 )
-            ]  # an ended engagement is not judged (as in a whole-portfolio evaluation)
+            ]  # an ended or prospect engagement is not judged (as in a whole-portfolio run)
             seen.update(active)
             yield from evaluate_dataset(
                 session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language

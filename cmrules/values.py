@@ -121,3 +121,19 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_as_of(text: str | None) -> datetime:
+    if not text:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        from .errors import UsageError
+
+        raise UsageError(
+            f"--as-of {text!r} is not a date: use ISO-8601, e.g. 2026-11-20 or 2026-11-20T12:00:00Z"
+        )
+    return parsed

@@ -32,6 +32,8 @@ from ..findings import WAIVED, Finding, risk_level, sort_findings
 from ..flaghistory import Changes, History, split_key
 from ..labels import signal_label
 from ..model import CANNOT_ASSESS, FIRED, Organisation
+from ..readiness import WORDS as READY_WORDS
+from ..readiness import Readiness
 from ..redact import one_line
 from ..signals import MISSING
 from .words import LABELS, LANGUAGE_VALUES
@@ -105,11 +107,14 @@ def render(
     changes: Changes | None = None,
     titles: Mapping[str, Mapping[str, str]] | None = None,
     limit: int = MAX_NOTE_CHARS,
+    readiness: Readiness | None = None,
 ) -> RenderedNote:
     """Render the note (HTML and plain text) and the flag values for one record.
 
     ``history``/``changes`` come from :func:`cmrules.history.update`; without them the note
     has no "since the last note" line and no dates.  ``titles`` names resolved rules.
+    ``readiness`` (a prospect): the verdict line is the readiness verdict, and the questions
+    for the next meeting replace the data-gap line.
     """
     lab = LABELS[language]
     ordered = sort_findings(findings)
@@ -120,7 +125,11 @@ def render(
     # CRM text: one line, no control character
     names = {v.id: one_line(v.name) for v in (*vendors, *([vendor] if vendor else []))}
 
-    lines: list[tuple[str, str]] = [_verdict(fired, waived, level, language)]
+    lines: list[tuple[str, str]] = [
+        _verdict(fired, waived, level, language)
+        if readiness is None
+        else _ready_verdict(readiness, language)
+    ]
     if changes is not None and (changes or (history is not None and history.log)):
         lines.append(_since(changes, history, language, titles or {}, names))
     blocks: list[list[tuple[str, str]]] = []
@@ -133,7 +142,9 @@ def render(
             blocks.append(block + _flag_lines(f, history, language))
     points, fields = gaps(ordered, language)
     tail: list[tuple[str, str]] = []
-    if points:
+    if readiness is not None:
+        tail.extend(_questions(readiness, language))
+    elif points:
         tail.append(
             _plain(
                 _t(lab["gaps"], language).format(
@@ -151,6 +162,8 @@ def render(
         evaluated_at=as_of,
         fingerprint=fp,
         history=history.dumps() if history is not None else "",
+        readiness=readiness.level if readiness is not None else "",
+        open_questions=len(readiness.questions) if readiness is not None else 0,
     )
     return RenderedNote(subject, fp, html_body, text_body, flags, language, tuple(fields))
 
@@ -182,6 +195,33 @@ def _verdict(
         head = tx.capitalise(head)
     step = _t(lab["first_step"], lang).format(step=fired[0].advice[lang])
     return f"{head} {step}", f"<strong>{html.escape(head)}</strong> {html.escape(step)}"
+
+
+def _ready_verdict(r: Readiness, lang: str) -> tuple[str, str]:
+    """"Not ready yet: 2 blockers, 3 questions for the next meeting. To clear first: …" """
+    w = READY_WORDS[lang]
+    parts = []
+    if r.blockers:
+        parts.append(tx.count(len(r.blockers), w["blocker"][0], w["blocker"][1], lang))
+    if r.questions:
+        parts.append(tx.count(len(r.questions), w["question"][0], w["question"][1], lang))
+    if r.mostly_unknown:
+        parts.insert(0, w["unknown"])
+    head = _t(f"{w[r.level]}" + (f": {', '.join(parts)}." if parts else "."), lang)
+    if not r.blockers:
+        return _plain(head, strong=True)
+    first = r.blockers[0]
+    what = first.clear_when.text[lang] if first.clear_when is not None else first.advice[lang]
+    step = _t(w["first"], lang).format(what=what.rstrip("."))
+    return f"{head} {step}", f"<strong>{html.escape(head)}</strong> {html.escape(step)}"
+
+
+def _questions(r: Readiness, lang: str) -> list[tuple[str, str]]:
+    if not r.asks:
+        return []
+    out = [_plain(_t(READY_WORDS[lang]["questions"] + ":", lang), strong=True)]
+    out.extend(_plain(f"? {_t(ask[lang], lang)}") for ask in r.asks)
+    return out
 
 
 def _since(

@@ -35,7 +35,7 @@ from .base import (
     SignalValue,
     coerce,
 )
-from .context import CompanyContext, VendorContext, Window
+from .context import CompanyContext, ProspectContext, VendorContext, Window
 from .vendor import median_first_reply_minutes, unanswered_requests
 
 #: the article's order, in which signals are listed (docs, ``cmrules signals``)
@@ -61,7 +61,7 @@ def compute(
 
 
 __all__ = [
-    "MISSING", "NOT_RECORDED", "REGISTRY", "TOO_EARLY", "UNKNOWN", "WHAT_LABELS", "CompanyContext",
+    "MISSING", "NOT_RECORDED", "REGISTRY", "TOO_EARLY", "UNKNOWN", "WHAT_LABELS", "CompanyContext", "ProspectContext",
     "Reason", "Ref", "SignalSettings", "SignalSpec", "SignalValue", "VendorContext", "Window",
     "coerce", "compute", "median_first_reply_minutes", "unanswered_requests",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from ..model import (
     Dataset,
     Engagement,
     Organisation,
+    OrgKind,
     Role,
 )
 from .base import UNKNOWN, Ref, SignalSettings, SignalValue, not_recorded, too_early
@@ -180,11 +181,11 @@ class VendorContext:
 
     @cached_property
     def clients(self) -> list[CompanyContext]:
-        """Active engagements only: a former client is not part of the portfolio."""
+        """Active engagements only: a former client or a prospect is not part of the portfolio."""
         out = []
         for e in self.ds.engagements_of_vendor(self.vendor.id):
             company = self.ds.organisations.get(e.company_id)
-            if company is not None and not e.ended(self.as_of):
+            if company is not None and e.active(self.as_of):
                 out.append(CompanyContext(self.ds, company, self.vendor, self.as_of, self.settings))
         return out
 
@@ -240,3 +241,60 @@ def aref(a: Activity) -> Ref:
 
 def with_role(contacts: Sequence[Contact], role: Role) -> list[Contact]:
     return [c for c in contacts if role in c.roles]
+
+
+class ProspectContext(CompanyContext):
+    """A company before signing (no active engagement with any agency), at ``as_of``: its
+    contacts and everything recorded with it during the sales process (meetings, calls, the
+    agency's proposals).  ``vendor`` is the agency courting it, when one is known (a deal or a
+    ``prospect`` engagement); the prospect engagement's attributes count as the company's.
+
+    The sales process is observed whole once a meeting was held: a count over a window (e.g.
+    leadership in meetings) is then a fact — zero leadership among the meetings held is what a
+    salesperson sees, not "too early".  Before any meeting, zero is not evidence (too early).
+    Rates still need ``signals.min_observed_days``.
+    """
+
+    def __init__(
+        self,
+        ds: Dataset,
+        company: Organisation,
+        as_of: datetime,
+        settings: SignalSettings | None = None,
+        vendor: Organisation | None = None,
+    ):
+        self.ds = ds
+        self.company = company
+        # no agency named yet: an empty vendor that no record refers to
+        self.vendor = vendor or Organisation("", "", OrgKind.VENDOR)
+        self.as_of = as_of
+        self.settings = settings or SignalSettings()
+        pending = [
+            e
+            for e in ds.engagements_of_company(company.id)
+            if e.prospect and (vendor is None or e.vendor_id == vendor.id)
+        ]
+        self.engagement = pending[0] if pending else None
+
+    @cached_property
+    def activities(self) -> list[Activity]:
+        """Everything recorded with the company, whichever agency (sales meetings included)."""
+        return [
+            a
+            for a in self.ds.activities_of_company(self.company.id)
+            if a.timestamp is None or a.timestamp <= self.as_of
+        ]
+
+    def days_since_start(self) -> int | None:
+        return None  # nothing started: no engagement yet
+
+    @cached_property
+    def observed_from(self) -> datetime | None:
+        stamps = [a.timestamp for a in self.activities if a.timestamp is not None]
+        return min(stamps) if stamps else None
+
+    def window(self, name: str) -> Window | None:
+        seen = super().window(name)
+        if seen is None or not self.meetings_held():
+            return seen
+        return Window(seen.start, seen.days, True)

@@ -239,48 +239,56 @@ class LocalConnector(Connector):
                 ds.add(self._org(row))
         for part in _parts(ordered):
             for c in self.db.execute(
-                "SELECT id, name, org_id, roles, email, job_title, attributes FROM contacts "
+                f"SELECT {_CONTACT_COLS} FROM contacts "
                 f"WHERE org_id IN ({_marks(part)}) ORDER BY org_id, id",
                 part,
             ):
-                ds.add(
-                    Contact(
-                        id=c[0],
-                        name=c[1],
-                        org_id=c[2],
-                        roles=frozenset(Role(r) for r in c[3].split(";") if r),
-                        email=c[4],
-                        job_title=c[5],
-                        attributes=decode_attrs(c[6], CONTACT_ATTRIBUTES),
-                    )
-                )
+                ds.add(_contact(c))
         companies = [o for o in ordered if o not in vendors]
         for part in _parts(companies):
             for a in self.db.execute(
-                "SELECT id, kind, timestamp, company_id, vendor_id, side, contact_ids, status, "
-                "decided_at, tags, title, first_reply_minutes, replies FROM activities "
+                f"SELECT {_ACTIVITY_COLS} FROM activities "
                 f"WHERE company_id IN ({_marks(part)}) ORDER BY company_id, timestamp, id",
                 part,
             ):
                 if a[4] is not None and a[4] not in vendors:
                     continue
-                ds.add(
-                    Activity(
-                        id=a[0],
-                        kind=ActivityKind(a[1]),
-                        timestamp=parse_datetime(a[2]),
-                        company_id=a[3],
-                        vendor_id=a[4],
-                        side=Side(a[5]) if a[5] else None,
-                        contact_ids=tuple(json.loads(a[6])),
-                        status=a[7],
-                        decided_at=parse_datetime(a[8]),
-                        tags=frozenset(json.loads(a[9])),
-                        title=a[10],
-                        first_reply_minutes=a[11],
-                        replies=a[12],
-                    )
+                ds.add(_activity(a))
+        return ds
+
+    def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
+        """The prospects among ``company_ids`` (no engagement, or only ``prospect`` ones; a
+        company with a signed or ended engagement is not one): contacts, every activity, the
+        prospect engagements and the agencies courting them."""
+        ds = Dataset()
+        for cid in dict.fromkeys(company_ids):
+            rows = self.db.execute(
+                "SELECT vendor_id, started_at, attributes, status FROM engagements "
+                "WHERE company_id = ? ORDER BY rowid",
+                (cid,),
+            ).fetchall()
+            pending = [
+                Engagement(
+                    company_id=cid,
+                    vendor_id=vid,
+                    started_at=parse_datetime(started),
+                    attributes=decode_attrs(attrs, ENGAGEMENT_ATTRIBUTES),
+                    status=status,
                 )
+                for vid, started, attrs, status in rows
+            ]
+            if not all(e.prospect for e in pending):
+                continue
+            ds.add(*pending)
+            org_ids = [cid, *dict.fromkeys(e.vendor_id for e in pending)]
+            for row in self.db.execute(
+                self._ORG_SQL + f" WHERE o.id IN ({_marks(org_ids)}) ORDER BY o.id", org_ids
+            ):
+                ds.add(self._org(row))
+            sql = f"SELECT {_CONTACT_COLS} FROM contacts WHERE org_id = ? ORDER BY id"
+            ds.add(*(_contact(row) for row in self.db.execute(sql, (cid,))))
+            sql = f"SELECT {_ACTIVITY_COLS} FROM activities WHERE company_id = ? ORDER BY "
+            ds.add(*(_activity(row) for row in self.db.execute(sql + "timestamp, id", (cid,))))
         return ds
 
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
@@ -450,3 +458,40 @@ class LocalConnector(Connector):
 
 
 # ------------------------------------------------------------------------------------------
+
+
+_CONTACT_COLS = "id, name, org_id, roles, email, job_title, attributes"
+_ACTIVITY_COLS = (
+    "id, kind, timestamp, company_id, vendor_id, side, contact_ids, status, decided_at, tags, "
+    "title, first_reply_minutes, replies"
+)
+
+
+def _contact(c: Any) -> Contact:
+    return Contact(
+        id=c[0],
+        name=c[1],
+        org_id=c[2],
+        roles=frozenset(Role(r) for r in c[3].split(";") if r),
+        email=c[4],
+        job_title=c[5],
+        attributes=decode_attrs(c[6], CONTACT_ATTRIBUTES),
+    )
+
+
+def _activity(a: Any) -> Activity:
+    return Activity(
+        id=a[0],
+        kind=ActivityKind(a[1]),
+        timestamp=parse_datetime(a[2]),
+        company_id=a[3],
+        vendor_id=a[4],
+        side=Side(a[5]) if a[5] else None,
+        contact_ids=tuple(json.loads(a[6])),
+        status=a[7],
+        decided_at=parse_datetime(a[8]),
+        tags=frozenset(json.loads(a[9])),
+        title=a[10],
+        first_reply_minutes=a[11],
+        replies=a[12],
+    )
