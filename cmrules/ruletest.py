@@ -363,7 +363,7 @@ class Runner:
         for subject, kind, values in self._subjects(case, engine.rulebook):
             raw = {k: v.value for k, v in values.items()}
             for o in engine.evaluate(kind, raw):
-                rule = engine.rulebook.get(o.rule_id)
+                rule = {r.id: r for r in engine.rulebook.for_subject(kind)}[o.rule_id]
                 got.setdefault(o.rule_id, findings_mod.build(rule, o, subject, values))
         results = []
         for e in case.expectations:
@@ -390,6 +390,8 @@ class Runner:
     ) -> list[tuple[findings_mod.Subject, str, dict[str, SignalValue]]]:
         if case.signals is not None:
             kind = next(iter(r.subject for r in rulebook))
+            if not any(r.applies_to("engagement") or r.subject == "vendor" for r in rulebook):
+                kind = "prospect"  # rules about prospects only
             values = {
                 name: SignalValue(coerce(REGISTRY[name], raw))
                 for name, raw in case.signals.items()

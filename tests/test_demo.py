@@ -39,6 +39,13 @@ DESIGNED: dict[tuple[str, str | None], set[str]] = {
     ("v-nuage", None): set(),
     ("v-nuage", "c-roussel"): set(),
 }  # fmt: skip
+# prospects (issue #15: no engagement signed; readiness) -> rules designed to fire
+DESIGNED_PROSPECTS: dict[str, set[str]] = {
+    "c-prospect": {"CMR001", "CMR004"},  # not ready yet: two owners, leadership never met
+    "c-vasseur": set(),  # ready to sign
+    "c-northwind": {"CMR003", "CMR005", "CMR022"},  # ready with conditions
+    "c-morel": set(),  # not ready yet: mostly unknown
+}
 
 
 class DemoRun:
@@ -56,11 +63,18 @@ class DemoRun:
             values = signals.compute(signals.VendorContext(ds, v, AS_OF))
             self.outcomes[(v.id, None)] = self._run(engine, "vendor", values)
             for e in ds.engagements_of_vendor(v.id):
-                if e.ended(AS_OF):  # a former client: not judged
+                if not e.active(AS_OF):  # a former client or a prospect: not judged as a client
                     continue
                 company = ds.organisations[e.company_id]
                 values = signals.compute(signals.CompanyContext(ds, company, v, AS_OF))
                 self.outcomes[(v.id, company.id)] = self._run(engine, "company", values)
+
+        self.prospects: dict[str, dict[str, str]] = {}
+        pros = self.conn.load_prospects(DESIGNED_PROSPECTS)
+        VOCABULARY.apply(pros)
+        for cid in DESIGNED_PROSPECTS:
+            context = signals.ProspectContext(pros, pros.organisations[cid], AS_OF)
+            self.prospects[cid] = self._run(engine, "prospect", signals.compute(context))
 
     @staticmethod
     def _run(engine: Engine, subject: str, values: dict) -> dict[str, str]:
@@ -90,7 +104,10 @@ def test_demo_has_enough_vendors_and_companies(demo: DemoRun) -> None:
     assert len(demo.vendors) >= 5
     assert len(demo.companies) >= 8
     engaged = {company for (_, company) in demo.outcomes if company is not None}
-    assert engaged == {c.id for c in demo.companies}, "every company works with a vendor"
+    assert engaged | set(demo.prospects) == {c.id for c in demo.companies}, (
+        "every company works with a vendor or is a prospect"
+    )
+    assert not engaged & set(demo.prospects)
 
 
 def test_demo_names_need_escaping_and_accents(demo: DemoRun) -> None:
@@ -102,7 +119,10 @@ def test_demo_names_need_escaping_and_accents(demo: DemoRun) -> None:
 def test_every_rule_fires_somewhere_and_is_silent_elsewhere(demo: DemoRun) -> None:
     problems = []
     for rule in demo.rules:
-        records = demo.records(rule.subject)
+        judged = rule.subject == "vendor" or rule.applies_to("engagement")
+        records: dict = demo.records(rule.subject) if judged else {}
+        if rule.applies_to("prospect"):
+            records.update({("prospect", c): out for c, out in demo.prospects.items()})
         fired = {k for k, out in records.items() if out.get(rule.id) == FIRED}
         silent = {k for k, out in records.items() if rule.id not in out}
         if not fired:
@@ -134,6 +154,9 @@ def test_a_former_agency_is_not_judged(demo: DemoRun) -> None:
 def test_demo_matches_the_designed_scenario(demo: DemoRun) -> None:
     fired = {k: {r for r, s in out.items() if s == FIRED} for k, out in demo.outcomes.items()}
     assert fired == DESIGNED
+    fired_p = {c: {r for r, s in out.items() if s == FIRED} for c, out in demo.prospects.items()}
+    assert fired_p == DESIGNED_PROSPECTS
+    assert set(demo.prospects["c-morel"].values()) == {CANNOT_ASSESS}, "mostly unknown"
 
 
 def test_import_example_imports_cleanly(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ CASES = [
     ("pixel", ["--vendor", "Pixel Social"], "table"),
     ("pixel", ["--vendor", "Pixel Social"], "markdown"),
     ("nuage", ["--vendor", "Nuage Média"], "json"),
+    # issue #15's reproduction: a prospect's readiness, blockers first, then the questions
+    ("prospect", ["--company", "Prospect SA"], "table"),
+    ("prospect", ["--company", "Prospect SA"], "json"),
 ]
 
 
