@@ -133,9 +133,11 @@ class Connector(ABC):
         activities and engagements."""
 
     def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
-        """Companies before signing (:mod:`cmrules.readiness`): each with its contacts, every
-        activity recorded with it (sales meetings included, whichever agency) and its prospect
-        engagements.  Sources without prospects raise NotImplementedError."""
+        """The prospects among ``company_ids`` — companies before signing, with no signed or
+        ended engagement (:mod:`cmrules.readiness`) — each with its contacts, every activity
+        recorded with it (sales meetings included, whichever agency) and its prospect
+        engagements; the others are left out.  Sources without prospects raise
+        NotImplementedError."""
         raise NotImplementedError
 
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:

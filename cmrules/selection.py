@@ -84,15 +84,22 @@ def select(session: Session, *, vendor: str | None = None, company: str | None =
 
 def _prospect(session: Session, subject: Organisation) -> Selection:
     """A company with no engagement signed: its readiness (:mod:`cmrules.readiness`)."""
-    try:
-        ds = session.connector.load_prospects([subject.id])
-    except NotImplementedError:
+    ds = prospects(session, [subject.id])
+    if subject.id not in ds.organisations:
         raise UsageError(
             f"{subject.name} (id {subject.id}) has no vendor engagement to evaluate, and "
             f"{session.connector.describe()} holds no prospects; record which agency it works "
             "with"
-        ) from None
-    return Selection(session.prepare(ds), [], [subject.id], prospect_ids=[subject.id])
+        )
+    return Selection(ds, [], [subject.id], prospect_ids=[subject.id])
+
+
+def prospects(session: Session, company_ids: list[str]) -> Dataset:
+    """The prospects among ``company_ids``, loaded and prepared (none if the source has none)."""
+    try:
+        return session.prepare(session.connector.load_prospects(company_ids))
+    except NotImplementedError:
+        return Dataset()
 
 
 def select_all(session: Session) -> Selection:
