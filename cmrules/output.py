@@ -10,8 +10,8 @@ from .findings import format_records, format_value, sort_findings
 from .labels import signal_label
 from .notes import LABELS
 from .readiness import WORDS as READY_WORDS
-from .text import typography
 from .service import Report
+from .text import typography
 
 _HEAD = {
     "fr": ("Fiche", "Type", "Risque", "Drapeaux", "Écriture"),

@@ -33,7 +33,7 @@ NOT_READY = "not_ready"
 LEVELS = (READY, CONDITIONS, NOT_READY)
 
 #: The verdicts in words (notes, terminal output).
-WORDS: dict[str, dict[str, str]] = {
+WORDS: dict[str, dict[str, Any]] = {
     "fr": {
         READY: "Prêt à signer",
         CONDITIONS: "Prêt, sous conditions",
@@ -42,7 +42,10 @@ WORDS: dict[str, dict[str, str]] = {
         "questions": "Questions pour le prochain rendez-vous",
         "unknown": "trop de points restent inconnus pour signer",
         "blocker": ("point bloquant", "points bloquants"),
-        "question": ("question pour le prochain rendez-vous", "questions pour le prochain rendez-vous"),
+        "question": (
+            "question pour le prochain rendez-vous",
+            "questions pour le prochain rendez-vous",
+        ),
         "first": "À lever d'abord : {what}.",
     },
     "en": {
@@ -69,7 +72,7 @@ class Readiness:
     mostly_unknown: bool
 
     def words(self, language: str) -> str:
-        return WORDS[language][self.level]
+        return str(WORDS[language][self.level])
 
     def to_dict(self, language: str) -> dict[str, Any]:
         return {

@@ -25,7 +25,7 @@ from . import state as state_mod
 from . import stream as stream_mod
 from .connector import Connector, ConnectorContext, connector_class
 from .connector_settings import validate_section
-from .errors import CmrulesError, RateLimitExhausted, UsageError
+from .errors import CmrulesError, RateLimitExhausted
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets, property_names
@@ -437,8 +437,9 @@ def sync(
             )
             total = len(records)
         pds = prospects(session, changed_companies)  # changed companies not signed yet
-        ready = evaluate_dataset(session, pds, vendor_ids=[], company_ids=[], as_of=as_of,
-            language=language, prospect_ids=[c for c in changed_companies if c in pds.organisations],
+        ready = evaluate_dataset(
+            session, pds, vendor_ids=[], company_ids=[], as_of=as_of, language=language,
+            prospect_ids=[c for c in changed_companies if c in pds.organisations],
         )  # fmt: skip
         records, total = itertools.chain(records, ready), total + len(ready)
         if on_start is not None:

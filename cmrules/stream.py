@@ -115,9 +115,7 @@ def portfolio_records(
             active = [
                 c
                 for c in chunk
-                if any(
-                    e.vendor_id == vid and e.active(as_of) for e in ds.engagements_of_company(c)
-                )
+                if any(e.vendor_id == vid and e.active(as_of) for e in ds.engagements_of_company(c))
             ]  # an ended or prospect engagement is not judged (as in a whole-portfolio run)
             seen.update(active)
             yield from evaluate_dataset(

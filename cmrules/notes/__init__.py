@@ -198,7 +198,7 @@ def _verdict(
 
 
 def _ready_verdict(r: Readiness, lang: str) -> tuple[str, str]:
-    """"Not ready yet: 2 blockers, 3 questions for the next meeting. To clear first: …" """
+    """ "Not ready yet: 2 blockers, 3 questions for the next meeting. To clear first: …" """
     w = READY_WORDS[lang]
     parts = []
     if r.blockers:

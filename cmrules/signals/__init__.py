@@ -61,7 +61,8 @@ def compute(
 
 
 __all__ = [
-    "MISSING", "NOT_RECORDED", "REGISTRY", "TOO_EARLY", "UNKNOWN", "WHAT_LABELS", "CompanyContext", "ProspectContext",
+    "MISSING", "NOT_RECORDED", "REGISTRY", "TOO_EARLY", "UNKNOWN", "WHAT_LABELS", "CompanyContext",
+    "ProspectContext",
     "Reason", "Ref", "SignalSettings", "SignalSpec", "SignalValue", "VendorContext", "Window",
     "coerce", "compute", "median_first_reply_minutes", "unanswered_requests",
 ]  # fmt: skip
