@@ -198,7 +198,7 @@ def test_sync_logs_its_decisions_in_a_private_folder(tmp_path: Path) -> None:
     code, _, err = _cli("sync", "--as-of", AS_OF)
     assert code == 0, err
     lines = _log(tmp_path / "home")
-    assert len(lines) == 15 and {x["command"] for x in lines} == {"sync"}
+    assert len(lines) == 19 and {x["command"] for x in lines} == {"sync"}  # 15 + 4 prospects
     assert {x["record"]["id"] for x in lines} >= {"v-pixel", "c-medina", "c-roussel"}
     folder = tmp_path / "home" / "decisions"
     assert folder.stat().st_mode & 0o077 == 0
@@ -244,7 +244,7 @@ def test_one_large_run_spreads_over_files_no_larger_than_max_bytes(
     for p in files:  # at most max_bytes, or a single line longer than that
         assert p.stat().st_size <= 8000 or len(p.read_text("utf-8").splitlines()) == 1
     lines = [x for p in files for x in p.read_text("utf-8").splitlines()]
-    assert len(lines) == 15 and all(json.loads(x)["command"] == "sync" for x in lines)
+    assert len(lines) == 19 and all(json.loads(x)["command"] == "sync" for x in lines)
     oldest = json.loads(max(files, key=lambda p: p.name).read_text("utf-8").splitlines()[0])
     code, out, _ = _cli("--config", str(config), "replay", oldest["decision_id"])
     assert code == 0 and "identical" in out
