@@ -13,8 +13,8 @@ from typing import Any
 
 from . import flaghistory as history_mod
 from . import notes as notes_mod
-from . import tasks as tasks_mod
 from . import readiness as readiness_mod
+from . import tasks as tasks_mod
 from . import waivers as waivers_mod
 from .connector import RenderedNote
 from .findings import Finding, cannot_assess_advice
