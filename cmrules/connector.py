@@ -140,6 +140,16 @@ class Connector(ABC):
         NotImplementedError."""
         raise NotImplementedError
 
+    def find_prospects(self, text: str) -> list[Organisation]:
+        """Prospects by id or name when the source keeps them apart from companies (HubSpot:
+        open deals); sources without raise NotImplementedError."""
+        raise NotImplementedError
+
+    def changed_prospects(self, since: datetime | None, company_ids: Iterable[str]) -> list[str]:
+        """Prospect ids to re-evaluate in a sync: by default the changed companies
+        (``load_prospects`` keeps the prospects among them)."""
+        return list(company_ids)
+
     def vendors_of(self, company_ids: Iterable[str]) -> dict[str, list[str]]:
         """company id -> ids of its vendors (used by sync to evaluate changed companies)."""
         raise NotImplementedError

@@ -59,9 +59,17 @@ class Selection:
     prospect_ids: list[str] = field(default_factory=list)  # companies before signing
 
 
-def select(session: Session, *, vendor: str | None = None, company: str | None = None) -> Selection:
-    """Resolve ``--vendor`` / ``--company`` and load what evaluating them needs."""
+def select(
+    session: Session,
+    *,
+    vendor: str | None = None,
+    company: str | None = None,
+    deal: str | None = None,
+) -> Selection:
+    """Resolve ``--vendor`` / ``--company`` / ``--deal`` and load what evaluating them needs."""
     conn = session.connector
+    if deal:
+        return _deal(session, deal)
     if company:
         subject = resolve(conn, company, OrgKind.COMPANY)
         vendor_ids = vendors_of(conn, [subject.id]).get(subject.id, [])
@@ -92,6 +100,29 @@ def _prospect(session: Session, subject: Organisation) -> Selection:
             "with"
         )
     return Selection(ds, [], [subject.id], prospect_ids=[subject.id])
+
+
+def _deal(session: Session, ref: str) -> Selection:
+    """An open deal (HubSpot) by id or name, as a prospect."""
+    conn = session.connector
+    try:
+        found = conn.find_prospects(ref)
+    except NotImplementedError:
+        raise UsageError(f"--deal: {conn.describe()} has no deals; use --company") from None
+    folded = ref.strip().casefold()
+    hits = [d for d in found if d.id == ref.strip()] or [
+        d for d in found if d.name.casefold() == folded
+    ] or [d for d in found if folded in d.name.casefold()]  # fmt: skip
+    if len(hits) > 1:
+        listing = "; ".join(f"{d.name} (id {d.id})" for d in hits[:10])
+        raise UsageError(f"deal {ref!r} is ambiguous: {listing}. Use the id")
+    ds = prospects(session, [hits[0].id]) if hits else Dataset()
+    if not hits or hits[0].id not in ds.organisations:
+        raise UsageError(
+            f"no open deal in the configured pipelines and stages matches {ref!r} in "
+            f"{conn.describe()} (hubspot.deal_pipelines, hubspot.deal_stages)"
+        )
+    return Selection(ds, [], [hits[0].id], prospect_ids=[hits[0].id])
 
 
 def prospects(session: Session, company_ids: list[str]) -> Dataset:

@@ -273,8 +273,10 @@ def evaluate(
     dry_run: bool = False,
     write: bool = True,
     on_record: Callable[[RecordResult], None] | None = None,
+    deal: str | None = None,
 ) -> Report:
-    """``cmrules evaluate``: one vendor and its clients, or one company (with its vendors).
+    """``cmrules evaluate``: one vendor and its clients, one company (with its vendors), or a
+    prospect (a company not signed yet, an open deal: its readiness).
 
     With ``on_record``, each record is handed to it once written back (or not) and is not
     kept in the report (whose summary still counts it): memory stays flat on any portfolio
@@ -282,11 +284,11 @@ def evaluate(
     language = language or session.config.language
     started = time.monotonic()
     records: Iterable[RecordResult]
-    if vendor and not company and stream_mod.can_stream(session.connector):
+    if vendor and not company and not deal and stream_mod.can_stream(session.connector):
         v = resolve(session.connector, vendor, OrgKind.VENDOR)
         records = stream_mod.portfolio_records(session, [v.id], as_of=as_of, language=language)
     else:
-        sel = select(session, vendor=vendor, company=company)
+        sel = select(session, vendor=vendor, company=company, deal=deal)
         records = evaluate_dataset(
             session,
             sel.dataset,
@@ -436,10 +438,11 @@ def sync(
                 session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language
             )
             total = len(records)
-        pds = prospects(session, changed_companies)  # changed companies not signed yet
+        changed_prospects = conn.changed_prospects(since, changed_companies)  # not signed yet
+        pds = prospects(session, changed_prospects)
         ready = evaluate_dataset(
             session, pds, vendor_ids=[], company_ids=[], as_of=as_of, language=language,
-            prospect_ids=[c for c in changed_companies if c in pds.organisations],
+            prospect_ids=[c for c in changed_prospects if c in pds.organisations],
         )  # fmt: skip
         records, total = itertools.chain(records, ready), total + len(ready)
         if on_start is not None:

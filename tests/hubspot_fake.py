@@ -89,6 +89,12 @@ DEFAULT_TYPE = {
     ("companies", "deals"): 342,
     ("deals", "companies"): 341,
     ("notes", "companies"): 190,
+    ("notes", "deals"): 214,
+    ("deals", "notes"): 213,
+    ("deals", "contacts"): 3,
+    ("contacts", "deals"): 4,
+    ("meetings", "deals"): 212,
+    ("deals", "meetings"): 211,
     ("companies", "notes"): 189,
     ("meetings", "companies"): 188,
     ("companies", "meetings"): 187,
@@ -120,6 +126,8 @@ ALL_SCOPES = {
     "crm.objects.contacts.read",
     "crm.objects.contacts.write",
     "crm.objects.deals.read",
+    "crm.objects.deals.write",
+    "crm.schemas.deals.write",
     "crm.schemas.companies.write",
 }
 DEFAULT_PROPS = {
@@ -817,6 +825,11 @@ class FakeHubSpot:
                             400, f"company {to_id} does not exist", "VALIDATION_ERROR"
                         )
                     self.associate(object_type, object_id, "companies", to_id)
+                if spec.get("associationTypeId") == 214:
+                    if to_id not in self.objects["deals"]:
+                        del self.objects[object_type][object_id]
+                        return self._error(400, f"deal {to_id} does not exist", "VALIDATION_ERROR")
+                    self.associate(object_type, object_id, "deals", to_id)
         return self._ok(
             self._public(object_type, self.objects[object_type][object_id], list(props)), 201
         )
@@ -915,7 +928,16 @@ class FakeHubSpot:
         if query:
             hay = " ".join(
                 str(props.get(p) or "")
-                for p in ("name", "domain", "website", "phone", "firstname", "lastname", "email")
+                for p in (
+                    "name",
+                    "domain",
+                    "website",
+                    "phone",
+                    "firstname",
+                    "lastname",
+                    "email",
+                    "dealname",
+                )  # fmt: skip
             ).lower()
             if not all(tok in hay for tok in query.lower().split()):
                 return False

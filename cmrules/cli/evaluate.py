@@ -22,7 +22,8 @@ from .common import (
 
 @cli.command()
 @click.option("--vendor", metavar="NAME|ID", help="Vendor to evaluate, with its clients.")
-@click.option("--company", metavar="NAME|ID", help="One client company to evaluate.")
+@click.option("--company", metavar="NAME|ID", help="One client company (or prospect) to evaluate.")
+@click.option("--deal", metavar="NAME|ID", help="One open deal (HubSpot): its readiness.")
 @record_options
 @click.option("--no-write", is_flag=True, help="Evaluate only; do not write notes back.")
 @output_options
@@ -31,6 +32,7 @@ def evaluate(
     ctx: click.Context,
     vendor: str | None,
     company: str | None,
+    deal: str | None,
     fmt: str,
     output: str,
     no_write: bool,
@@ -49,8 +51,8 @@ def evaluate(
     from ..service import evaluate as run
     from ..service import parse_as_of
 
-    if not vendor and not company:
-        raise click.UsageError("give --vendor NAME|ID or --company NAME|ID")
+    if not vendor and not company and not deal:
+        raise click.UsageError("give --vendor NAME|ID, --company NAME|ID or --deal NAME|ID")
     moment = parse_as_of(as_of)
     session = open_session(ctx)
     with sink(ctx, output) as write:
@@ -63,6 +65,7 @@ def evaluate(
             session,
             vendor=vendor,
             company=company,
+            deal=deal,
             as_of=moment,
             language=lang,
             dry_run=dry_run,

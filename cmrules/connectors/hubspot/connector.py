@@ -47,6 +47,7 @@ from cmrules.model import (
 from .check import check_portal
 from .client import make_client
 from .common import BATCH_WRITE_LIMIT
+from .deals import DEAL_SOURCE, HubSpotDeals, deal_properties
 from .mappers import HubSpotMapper
 from .reader import HubSpotReader
 from .settings import ACTIVITY_TYPES, SCHEMA, SETTINGS_KEYS, parse_settings
@@ -104,6 +105,7 @@ class HubSpotConnector(Connector):
             self.options, self.streams, self.mapper, self.context, self._warn, loaded_orgs
         )
         self.writer = HubSpotWriter(self.client, self.streams, self.context, loaded_orgs)
+        self.deals = HubSpotDeals(self.options, self.client, self.streams, self.mapper, self._warn)
 
     @property
     def unmatched(self) -> list[str]:
@@ -160,6 +162,18 @@ class HubSpotConnector(Connector):
         """The vendors, their clients (all or ``company_ids``), contacts and activities."""
         return self.reader.load(vendor_ids, company_ids)
 
+    def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
+        """Open deals (ids) in the configured pipelines and stages, as prospects."""
+        return self.deals.load(company_ids)
+
+    def find_prospects(self, text: str) -> list[Organisation]:
+        """Open deals in scope by id or name."""
+        return self.deals.find(text)
+
+    def changed_prospects(self, since: datetime | None, company_ids: Iterable[str]) -> list[str]:
+        """Open deals in scope modified since the watermark."""
+        return self.deals.changed(since)
+
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
         """Companies changed directly or through a contact or activity (see the reader)."""
         return self.reader.changed_since(since, run_started)
@@ -178,8 +192,13 @@ class HubSpotConnector(Connector):
         self.writer.write_flags(subject, flags)
 
     def apply_many(self, notes: Sequence[RenderedNote]) -> list[ApplyOutcome]:
-        """Up to 100 records with batch endpoints, crash-safe (see the writer)."""
-        return self.writer.apply_many(notes)
+        """Up to 100 records with batch endpoints, crash-safe (see the writer); deals one by
+        one (see deals.py)."""
+        companies = [n for n in notes if n.subject.source != DEAL_SOURCE]
+        done = iter(self.writer.apply_many(companies) if companies else [])
+        return [
+            self.deals.apply(n) if n.subject.source == DEAL_SOURCE else next(done) for n in notes
+        ]
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         """The cmrules notes on a company, newest first."""
@@ -198,7 +217,11 @@ class HubSpotConnector(Connector):
         ``cmrules_flags`` options (new rule ids) are added with one PATCH.  With ``dry_run``:
         GETs only, and the lines say what would be done.
         """
-        return setup_properties(self.client, self.rule_ids, dry_run)
+        lines = setup_properties(self.client, self.rule_ids, dry_run)
+        if self.deals.enabled:
+            wanted = deal_properties(self.rule_ids)
+            lines += setup_properties(self.client, self.rule_ids, dry_run, "deals", wanted)
+        return lines
 
     def close(self) -> None:
         """Close the HTTP session."""

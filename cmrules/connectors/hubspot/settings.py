@@ -174,6 +174,8 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "rule_ids": _STRINGS,
+        "deal_pipelines": _STRINGS,
+        "deal_stages": _STRINGS,
     },
 }
 
@@ -212,6 +214,9 @@ class HubSpotSettings:
     proposal_decided_property: str | None
     status_keywords: list[tuple[str, re.Pattern[str]]]
     rule_ids: list[str]
+    #: open deals evaluated as prospects (readiness): pipelines (all if empty) and stages
+    deal_pipelines: list[str] = field(default_factory=list)
+    deal_stages: list[str] = field(default_factory=list)
 
 
 def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> HubSpotSettings:
@@ -258,6 +263,8 @@ def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> HubS
         proposal_decided_property=s.get("proposal_decided_property") or None,
         status_keywords=_status_keywords(s.get("status_keywords", DEFAULT_STATUS_KEYWORDS)),
         rule_ids=_strings(s.get("rule_ids", [])),
+        deal_pipelines=_strings(s.get("deal_pipelines", [])),
+        deal_stages=_strings(s.get("deal_stages", [])),
     )
 
 

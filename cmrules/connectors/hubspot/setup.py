@@ -113,7 +113,13 @@ def wanted_properties(rule_ids: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def setup_properties(client: HubSpotClient, rule_ids: list[str], dry_run: bool) -> list[str]:
+def setup_properties(
+    client: HubSpotClient,
+    rule_ids: list[str],
+    dry_run: bool,
+    object_type: str = "companies",
+    properties: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """Create the ``cmrules`` company property group and properties, idempotently.
 
     Without ``dry_run``: POST each; a 409 means it exists, so GET it and compare; missing
@@ -126,17 +132,18 @@ def setup_properties(client: HubSpotClient, rule_ids: list[str], dry_run: bool) 
             "warning: no rule ids given: cmrules_flags gets no options (the core sets "
             "connector.rule_ids, or set hubspot.rule_ids)"
         )
-    base = client.api.properties_path("companies")
+    base = client.api.properties_path(object_type)
     group = {"name": PROPERTY_GROUP, "label": "cmrules", "displayOrder": -1}
     if dry_run:
         exists = _get_or_none(client, f"{base}/groups/{PROPERTY_GROUP}") is not None
     else:
         exists = _create_or_conflict(client, f"{base}/groups", group)
     plan.append(
-        f"property group {PROPERTY_GROUP}: "
+        ("" if object_type == "companies" else f"{object_type}: ")
+        + f"property group {PROPERTY_GROUP}: "
         + ("exists" if exists else "would be created" if dry_run else "created")
     )
-    for wanted in wanted_properties(rule_ids):
+    for wanted in wanted_properties(rule_ids) if properties is None else properties:
         name = wanted["name"]
         if not dry_run and not _create_or_conflict(client, base, wanted):
             plan.append(f"property {name}: created ({wanted['type']}/{wanted['fieldType']})")
