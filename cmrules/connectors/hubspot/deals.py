@@ -106,6 +106,7 @@ class HubSpotDeals:
 
     @property
     def enabled(self) -> bool:
+        """Deals are read only when ``deal_stages`` is configured."""
         return bool(self.options.deal_stages)
 
     def in_scope(self, props: Mapping[str, Any]) -> bool:
@@ -279,6 +280,8 @@ class HubSpotDeals:
         return ApplyOutcome(created=created)
 
     def note_exists(self, deal: str, fingerprint: str) -> bool:
+        """True when the deal carries a note with this fingerprint in its footer (v4
+        associations + notes batch read: never search, it lags)."""
         notes = [t.id for t in self.streams.associations("deals", "notes", [deal]).get(deal, [])]
         bodies = self.streams.batch_read("notes", notes, ["hs_note_body"]) if notes else {}
         return any(
