@@ -124,6 +124,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def parse_as_of(text: str | None) -> datetime:
+    """``--as-of``: an ISO-8601 instant (a date is midnight UTC); now when not given."""
     if not text:
         return datetime.now(UTC).replace(microsecond=0)
     try:
