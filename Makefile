@@ -31,6 +31,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/e2e.py
+	$(BIN)/python benchmarks/local_write.py
 	$(BIN)/python benchmarks/sync.py
 	$(BIN)/python benchmarks/report.py
 
