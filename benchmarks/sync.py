@@ -3,7 +3,7 @@
     python benchmarks/sync.py                 # 10,000 companies
     python benchmarks/sync.py --companies 500 # quick run
 
-A fake portal (tests/hubspot_fake.py, no network) holds vendors, client companies, contacts
+A fake portal (tests/hubspot_fake/, no network) holds vendors, client companies, contacts
 and meetings.  The benchmark
 
 1. loads every vendor (``find_organisations("", VENDOR)`` + ``load``) and compares the calls

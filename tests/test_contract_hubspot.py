@@ -1,5 +1,5 @@
 """The connector contract kit (cmrules.testing) against the HubSpot connector and its fake
-portal (tests/hubspot_fake.py): an agency with five clients, contacts with job titles and
+portal (tests/hubspot_fake/): an agency with five clients, contacts with job titles and
 meetings, values as HubSpot spells them ("true", "", epoch milliseconds)."""
 
 from __future__ import annotations
