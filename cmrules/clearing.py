@@ -4,7 +4,7 @@ No sentence is written per rule: the condition tree is negated (De Morgan), the 
 that do not hold yet become targets, and each target is worded from the signal's kind and
 labels (:mod:`cmrules.labels`):
 
-* numbers — ``at most 1 project owner instead of 2``;
+* numbers — ``at most 1 project owner instead of 2``, ``no unanswered requests (now 1)``;
 * shares — ``1 more accepted proposal in a row to reach 30% (now 25% of 4)``;
 * days since an event — ``a meeting with the vendor (nothing since 2 September 2026,
   limit 45 days)``;
@@ -118,6 +118,7 @@ _WORDS = {
         "since": "{event} (rien depuis le {date}, limite {limit})",
         "since_plain": "{event} (limite {limit})",
         "window": "sur les {n} derniers jours",
+        "none": "aucun", "none_f": "aucune", "now": "{n} aujourd’hui",
     },
     "en": {
         "lte": "at most", "lt": "fewer than", "gte": "at least", "gt": "more than",
@@ -127,6 +128,7 @@ _WORDS = {
         "since": "{event} (nothing since {date}, limit {limit})",
         "since_plain": "{event} (limit {limit})",
         "window": "over the last {n} days",
+        "none": "no", "none_f": "no", "now": "now {n}",
     },
 }  # fmt: skip
 
@@ -152,7 +154,7 @@ def _say_cmp(t: Mapping[str, Any], sv: SignalValue, lang: str, as_of: datetime |
     op, target, current = t["op"], t["value"], t["current"]
     if lab.kind == "bool" or isinstance(target, bool):
         words = lab.true if target else lab.false
-        return words[lang] if words else f"{lab.label[lang]} : {target}"
+        return words[lang] if words else tx.typography(f"{lab.label[lang]}: {target}", lang)
     if lab.kind == "rate":
         return _say_rate(lab, op, target, current, len(sv.records), lang)
     if lab.kind == "days_since" and op in ("lte", "lt") and lab.event is not None:
@@ -161,17 +163,33 @@ def _say_cmp(t: Mapping[str, Any], sv: SignalValue, lang: str, as_of: datetime |
             since = as_of - timedelta(days=float(current))
             return w["since"].format(event=lab.event[lang], date=tx.day(since, lang), limit=limit)
         return w["since_plain"].format(event=lab.event[lang], limit=limit)
-    amount = tx.count(target, _unit(lab, "one", lang), _unit(lab, "other", lang), lang)
+    nothing = lab.kind == "count" and op == "lte" and target == 0  # "at most 0" reads badly
+    amount = (
+        _none(lab, lang)
+        if nothing
+        else tx.count(target, _unit(lab, "one", lang), _unit(lab, "other", lang), lang)
+    )
     if lab.kind == "count" and sv.window_days:
         amount += " " + w["window"].format(n=sv.window_days)
     elif lab.kind == "count" and lab.suffix is not None:
         amount += f" {lab.suffix[lang]}"
-    phrase = f"{w[op]} {amount}"
+    phrase = amount if nothing else f"{w[op]} {amount}"
     if lab.kind in ("measure", "days_since"):
         phrase = tx.typography(f"{lab.label[lang]}: ", lang) + phrase
-    if isinstance(current, int | float):
+    if isinstance(current, int | float) and nothing:
+        phrase += f" ({w['now'].format(n=tx.number(current, lang))})"
+    elif isinstance(current, int | float):
         phrase += f" {w['instead']} {tx.number(current, lang)}"
     return phrase
+
+
+def _none(lab: SignalLabel, lang: str) -> str:
+    """ "no clients without a referent" / "aucun client sans référent" (French: singular,
+    agreeing with the noun's gender)."""
+    w = _WORDS[lang]
+    if lang == "fr":
+        return f"{w['none_f' if lab.feminine else 'none']} {_unit(lab, 'one', lang)}"
+    return f"{w['none']} {_unit(lab, 'other', lang)}"
 
 
 def _unit(lab: SignalLabel, form: str, lang: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import text as tx
 from .clearing import ClearWhen, clear_when
 from .labels import record_label, signal_label
 from .model import CANNOT_ASSESS, FIRED, Outcome
@@ -121,10 +122,9 @@ def format_value(signal: str, value: Any, language: str) -> str:
             ("fr", False): "non",
         }[(language, value)]
     if signal.endswith("_rate") and isinstance(value, int | float):
-        return f"{value * 100:.0f} %"
-    if isinstance(value, float):
-        text = f"{value:.2f}".rstrip("0").rstrip(".")
-        return text.replace(".", ",") if language == "fr" else text
+        return tx.percent(value, language)  # "25%" / "25 %", as clear_when writes it
+    if isinstance(value, int | float):
+        return tx.number(value, language)
     return str(value)
 
 
@@ -262,7 +262,7 @@ def cannot_assess_message(unknown: Sequence[Evidence], lang: str) -> str:
         words = dict.fromkeys(signal_label(s).label[lang] for s in gaps)
         parts.append(f"{label} ({', '.join(words)})")
     head = "Impossible d’évaluer : " if lang == "fr" else "Cannot assess: "
-    return head + "; ".join(dict.fromkeys(parts)) + "."
+    return tx.typography(head + "; ".join(dict.fromkeys(parts)) + ".", lang)
 
 
 def cannot_assess_advice(unknown: Sequence[Evidence], lang: str) -> str:
@@ -291,7 +291,7 @@ def cannot_assess_advice(unknown: Sequence[Evidence], lang: str) -> str:
         else:
             parts.append(REGISTRY[e.signal].missing[lang])
     text = "; ".join(dict.fromkeys(parts))
-    return text[:1].upper() + text[1:] + "."
+    return tx.typography(tx.capitalise(text) + ".", lang)
 
 
 def _is_number(value: Any) -> bool:

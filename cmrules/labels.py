@@ -44,6 +44,7 @@ class SignalLabel:
     event: Words | None = None  # days_since: the event that resets the count
     gap: Words | None = None  # what the record owner fills in; None: ops only
     actionable: bool = True  # False: a fact about the business, not something to change
+    feminine: bool = False  # French gender of the unit: "aucune réunion", "aucun client"
 
 
 W = Words
@@ -78,6 +79,7 @@ SIGNALS: Mapping[str, SignalLabel] = {
         suffix=W("sur 180 jours", "over 180 days"),
         gap=W("réunions avec le prestataire et leurs participants",
               "meetings with the vendor and who attended"),
+        feminine=True,
     ),
     "regulated_activity": SignalLabel(
         "bool", W("activité technique ou réglementée", "technical or regulated business"),
@@ -118,6 +120,7 @@ SIGNALS: Mapping[str, SignalLabel] = {
         W("réunion par mois", "meeting per month"), W("réunions par mois", "meetings per month"),
         suffix=W("sur 90 jours", "over 90 days"),
         gap=W("réunions avec le prestataire", "meetings with the vendor"),
+        feminine=True,
     ),
     "exchanges_per_month": SignalLabel(
         "count", W("échanges par mois", "exchanges per month"),
@@ -130,6 +133,7 @@ SIGNALS: Mapping[str, SignalLabel] = {
         W("revue stratégique", "strategy review"), W("revues stratégiques", "strategy reviews"),
         suffix=W("sur 12 mois", "over 12 months"),
         gap=W("revues stratégiques", "strategy reviews"),
+        feminine=True,
     ),
     "proposals_90d": SignalLabel(
         "count", W("propositions du prestataire", "vendor proposals"),
@@ -137,12 +141,14 @@ SIGNALS: Mapping[str, SignalLabel] = {
         W("propositions du prestataire", "vendor proposals"),
         suffix=W("sur 90 jours", "over 90 days"),
         gap=W("propositions du prestataire", "vendor proposals"),
+        feminine=True,
     ),
     "proposal_acceptance_rate": SignalLabel(
         "rate", W("part des propositions suivies", "share of proposals followed"),
         W("proposition acceptée", "accepted proposal"),
         W("propositions acceptées", "accepted proposals"),
         gap=W("décision sur chaque proposition", "decision on each proposal"),
+        feminine=True,
     ),
     "escalation_plan": SignalLabel(
         "bool", W("procédure de crise", "crisis procedure"),
@@ -165,11 +171,13 @@ SIGNALS: Mapping[str, SignalLabel] = {
     "median_first_reply_minutes": SignalLabel(
         "measure", W("délai médian de première réponse", "median first-reply time"),
         W("minute ouvrée", "business minute"), W("minutes ouvrées", "business minutes"),
+        feminine=True,
     ),
     "unanswered_requests": SignalLabel(
         "count", W("demandes sans réponse", "unanswered requests"),
         W("demande sans réponse", "unanswered request"),
         W("demandes sans réponse", "unanswered requests"),
+        feminine=True,
     ),
     "clients_without_referent": SignalLabel(
         "count", W("clients sans référent", "clients without a referent"),
@@ -182,12 +190,14 @@ SIGNALS: Mapping[str, SignalLabel] = {
         W("révision de l’offre", "offer revision"), W("révisions de l’offre", "offer revisions"),
         suffix=W("sur 12 mois", "over 12 months"),
         gap=W("révisions de l’offre", "offer revisions"),
+        feminine=True,
     ),
     "portfolio_proposals_90d": SignalLabel(
         "count", W("propositions du prestataire", "vendor proposals"),
         W("proposition", "proposal"), W("propositions", "proposals"),
         suffix=W("sur 90 jours, tous clients", "over 90 days, all clients"),
         gap=W("propositions du prestataire", "vendor proposals"),
+        feminine=True,
     ),
 }  # fmt: skip
 

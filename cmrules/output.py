@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from . import redact
+from . import text as tx
 from .findings import format_records, format_value, sort_findings
 from .labels import signal_label
 from .notes import LABELS
@@ -38,10 +39,21 @@ def to_json(report: Report) -> str:
 def _evidence(f: Any, lang: str) -> str:
     out = []
     for e in f.evidence:
-        recs = f" ({format_records(e.records, lang)})" if e.records else ""
         label = signal_label(e.signal).label[lang]
+        shown = format_records(e.records, lang) if e.records else label
+        recs = f" ({shown})" if shown != label else ""  # not "crisis procedure = no (crisis …)"
         out.append(f"{label} = {format_value(e.signal, e.value, lang)}{recs}")
-    return "; ".join(out)
+    return typography("; ", lang).join(out)
+
+
+def _head(label: str, lang: str) -> str:
+    """``Preuves :`` / ``Evidence:`` — a label of ours before its content."""
+    return typography(f"{label}:", lang)
+
+
+def kind_word(kind: str, lang: str) -> str:
+    """``entreprise`` / ``company``: a record's kind as the reader says it."""
+    return LABELS[lang]["kinds"].get(kind, kind)
 
 
 def _about(f: Any) -> str:
@@ -53,7 +65,7 @@ def table_row(r: Any, lang: str) -> tuple[str, str, str, str, str]:
     """One record's line of the summary table (cells before truncation)."""
     return (
         _line(r.subject.name),
-        r.kind,
+        kind_word(r.kind, lang),
         (_readiness(r, lang) or [LABELS[lang]["levels"][r.risk_level]])[0],
         ",".join(r.note.flags.rule_ids) or "-",
         _WRITE[lang].get(r.write, r.write or "-"),
@@ -93,7 +105,7 @@ def table_details(r: Any, lang: str) -> list[str]:
     if not r.findings:
         return []
     lab = LABELS[lang]
-    name = _line(f"{r.subject.name} ({r.kind} {r.subject.id})")
+    name = f"{_line(r.subject.name)} ({kind_word(r.kind, lang)})"
     ready = _readiness(r, lang)
     out = ["", f"{name} — {ready[0] if ready else lab['levels'][r.risk_level]}"]
     for f in sort_findings(r.findings):
@@ -102,12 +114,12 @@ def table_details(r: Any, lang: str) -> list[str]:
         sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
         out.append(f"  [{sev}] {f.rule_id}{_about(f)} {_line(f.message[lang])}")
         if f.status in ("fired", "waived"):
-            out.append(f"      {lab['evidence']}: {_line(_evidence(f, lang))}")
-        out.append(f"      {lab['advice']}: {_line(f.advice[lang])}")
+            out.append(f"      {_head(lab['evidence'], lang)} {_line(_evidence(f, lang))}")
+        out.append(f"      {_head(lab['advice'], lang)} {_line(f.advice[lang])}")
         if f.clear_when is not None:
-            out.append(f"      {lab['clear']}: {_line(f.clear_when.text[lang])}")
+            out.append(f"      {_head(lab['clear'], lang)} {_line(f.clear_when.text[lang])}")
         if f.waiver:
-            out.append(f"      {lab['waived_by']}: {_line(_waiver(f.waiver, lang))}")
+            out.append(f"      {_head(lab['waived_by'], lang)} {_line(_waiver(f.waiver, lang))}")
     return out + [f"  {_line(q)}" for q in ready[1:]]
 
 
@@ -140,8 +152,12 @@ def table_tail(s: dict[str, Any], warnings: list[str], lang: str) -> list[str]:
     """The lines after the table: the summary, warnings, data gaps for ops."""
     out = ["", summary_line(s, lang)]
     out.extend(f"! {_line(w)}" for w in warnings)
-    out.extend(f"i {LABELS[lang]['ops']}: {_line(g)}" for g in s.get("ops_data_gaps", []))
-    return out
+    return out + ops_lines(s.get("ops_data_gaps", []), lang)
+
+
+def ops_lines(gaps: list[str], lang: str) -> list[str]:
+    """``i Data only ops can provide: connect a helpdesk source …`` — one line per gap."""
+    return [f"i {_head(LABELS[lang]['ops'], lang)} {_line(g)}" for g in gaps]
 
 
 def _line(text: str) -> str:
@@ -151,22 +167,31 @@ def _line(text: str) -> str:
 
 def _waiver(w: Any, lang: str) -> str:
     by = f" ({w['by']})" if w.get("by") else ""
-    return f"{w['until']}{by} — {w['reason']} [{w['where']}]"
+    return f"{_day(w['until'], lang)}{by} — {w['reason']} [{w['where']}]"
+
+
+def _day(value: Any, lang: str) -> str:
+    """A date as a person writes it ("1er mars 2027"); anything else as it is."""
+    from datetime import date
+
+    try:
+        return tx.day(date.fromisoformat(str(value)[:10]), lang)
+    except ValueError:
+        return str(value)
+
+
+_RUN_KEYS = ("records_evaluated", "notes_written", "flags_updated", "unchanged", "would_write",
+             "failed")  # fmt: skip
 
 
 def summary_line(s: dict[str, Any], lang: str) -> str:
-    """The run's counts in one line (flags updated included)."""
-    if lang == "fr":
-        return (
-            f"{s['records_evaluated']} fiche(s) évaluée(s) ; notes écrites : "
-            f"{s['notes_written']}, drapeaux mis à jour : {s['flags_updated']}, inchangées : "
-            f"{s['unchanged']}, à écrire : {s['would_write']}, échecs : {s['failed']}"
-        )
-    return (
-        f"{s['records_evaluated']} record(s) evaluated; notes written: {s['notes_written']}, "
-        f"flags updated: {s['flags_updated']}, unchanged: {s['unchanged']}, "
-        f"would write: {s['would_write']}, failed: {s['failed']}"
-    )
+    """The run's counts in one line, with real plurals: ``1 record evaluated; 0 notes
+    written, …`` / ``1 fiche évaluée ; 0 note écrite, …`` (flags updated included)."""
+    parts = [
+        tx.count(s[key], one, other, lang)
+        for key, (one, other) in zip(_RUN_KEYS, LABELS[lang]["run"], strict=True)
+    ]
+    return typography(f"{parts[0]}; " + ", ".join(parts[1:]), lang)
 
 
 def to_markdown(report: Report) -> str:
@@ -186,7 +211,7 @@ def markdown_record(r: Any, lang: str) -> list[str]:
     lab = LABELS[lang]
     ready = _readiness(r, lang)
     level = ready[0] if ready else lab["levels"][r.risk_level]
-    out = [f"## {_md(r.subject.name)} ({r.kind}) — {level}", ""]
+    out = [f"## {_md(r.subject.name)} ({kind_word(r.kind, lang)}) — {level}", ""]
     if not r.findings:
         return [*out, lab["none"], ""]
     for f in sort_findings(r.findings):
@@ -195,14 +220,14 @@ def markdown_record(r: Any, lang: str) -> list[str]:
         sev = lab["sev"]["waived" if f.status == "waived" else f.severity]
         head = f"{sev} {f.rule_id}{_md(_about(f))}"
         out.append(f"- **{head}** {_md(f.message[lang])}")
-        out.append(f"  - {lab['question']}: {_md(f.question[lang])}")
+        out.append(f"  - {_head(lab['question'], lang)} {_md(f.question[lang])}")
         if f.status in ("fired", "waived"):
-            out.append(f"  - {lab['evidence']}: {_md(_evidence(f, lang))}")
-        out.append(f"  - {lab['advice']}: {_md(f.advice[lang])}")
+            out.append(f"  - {_head(lab['evidence'], lang)} {_md(_evidence(f, lang))}")
+        out.append(f"  - {_head(lab['advice'], lang)} {_md(f.advice[lang])}")
         if f.clear_when is not None:
-            out.append(f"  - {lab['clear']}: {_md(f.clear_when.text[lang])}")
+            out.append(f"  - {_head(lab['clear'], lang)} {_md(f.clear_when.text[lang])}")
         if f.waiver:
-            out.append(f"  - {lab['waived_by']}: {_md(_waiver(f.waiver, lang))}")
+            out.append(f"  - {_head(lab['waived_by'], lang)} {_md(_waiver(f.waiver, lang))}")
     if len(ready) > 1:
         out += ["", f"**{ready[1]}**", "", *(f"- {q.strip()[2:]}" for q in ready[2:])]
     return [*out, ""]
@@ -221,14 +246,17 @@ def dry_run_notes(report: Report) -> str:
     """The notes a dry run would write, in plain text."""
     out = []
     for r in report.records:
-        out += dry_run_note(r)
+        out += dry_run_note(r, report.language)
     return term_safe("\n".join(out))
 
 
-def dry_run_note(r: Any) -> list[str]:
+def dry_run_note(r: Any, lang: str) -> list[str]:
+    """The note (and task) a dry run would write on one record, under its name and kind; the
+    heading in the reader's ``lang``, the note in its own language."""
     if r.write != "would_write":
         return []
-    out = [f"===== {_line(r.subject.name)} ({r.kind} {r.subject.id}) =====", r.note.text]
+    out = [f"===== {_line(r.subject.name)} ({kind_word(r.kind, lang)}) =====", r.note.text]
     if r.note.task is not None:
-        out.append(f"+ task: {_line(r.note.task.title)} — {r.note.task.body.splitlines()[0]}")
+        task = _head(LABELS[lang]["task"], lang)
+        out.append(f"+ {task} {_line(r.note.task.title)} — {r.note.task.body.splitlines()[0]}")
     return [*out, ""]

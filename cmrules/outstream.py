@@ -95,7 +95,7 @@ class TableWriter(Writer):
         for line in output.table_details(r, self.language):
             self.details.write(line + "\n")
         if self.notes is not None:
-            for line in output.dry_run_note(r):
+            for line in output.dry_run_note(r, self.language):
                 self.notes.write(line + "\n")
 
     def close(self, report: Report) -> None:

@@ -15,6 +15,7 @@ from . import flaghistory as history_mod
 from . import notes as notes_mod
 from . import readiness as readiness_mod
 from . import tasks as tasks_mod
+from . import text as tx
 from . import waivers as waivers_mod
 from .connector import RenderedNote
 from .findings import Finding, cannot_assess_advice
@@ -154,9 +155,10 @@ def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
             continue
         for e in f.evidence:
             if e.value is None and e.reason is not None and e.reason.code == NOT_RECORDED:
-                text = cannot_assess_advice([e], language)
+                text = cannot_assess_advice([e], language).rstrip(".")
+                text = text[:1].lower() + text[1:]  # after "Data only ops can provide:"
             elif e.value is None and signal_label(e.signal).gap is None and e.signal in REGISTRY:
-                text = REGISTRY[e.signal].missing[language]
+                text = tx.typography(REGISTRY[e.signal].missing[language], language)
             else:
                 continue
             if text not in out:
@@ -175,6 +177,7 @@ def run_notices(session: Any, results: Sequence[Any], as_of: datetime, language:
     return [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
 
 
-def run_gaps(results: Sequence[Any]) -> list[str]:
-    """Data only ops can provide (connect or declare a source), for the run summary."""
-    return ops_gaps((f for r in results for f in r.findings), "en")
+def run_gaps(results: Sequence[Any], language: str) -> list[str]:
+    """Data only ops can provide (connect or declare a source), for the run summary, in the
+    run's language (like the findings' messages in JSON)."""
+    return ops_gaps((f for r in results for f in r.findings), language)

@@ -339,7 +339,7 @@ def consume(
     def hand_on() -> None:
         if write and group:
             decisions.log_run(session, group, as_of, command, dry_run)
-        run.gaps += [g for g in ops_gaps(group) if g not in run.gaps]
+        run.gaps += [g for g in ops_gaps(group, report.language) if g not in run.gaps]
         for r in group:
             run.counts.add(r)
             if r.outcome is not None and any(not w.valid for w in r.outcome.waivers):

@@ -104,7 +104,7 @@ def test_tasks_created_once_completed_when_filled_and_no_write_on_rerun(tmp_path
     cfg = tmp_path / "cmrules.yaml"
     cfg.write_text("tasks: true\n", encoding="utf-8")
     dry = run("evaluate", "--company", "Café Médina", "--dry-run", *DAY1, config=cfg)
-    assert "+ task: Compléter la fiche Café Médina pour cmrules" in dry.output
+    assert "+ tâche\u202f: Compléter la fiche Café Médina pour cmrules" in dry.output
     assert json.loads(run("tasks", "--format", "json", config=cfg).stdout) == []  # dry run
     run("evaluate", "--company", "Café Médina", *DAY1, config=cfg)
     open_tasks = json.loads(run("tasks", "--format", "json", config=cfg).stdout)

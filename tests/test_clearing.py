@@ -25,6 +25,17 @@ def test_numbers_two_project_owners_where_one_is_the_limit(rulebook):
     assert cw.tree == {"signal": "directing_contacts", "op": "lte", "value": 1, "current": 2}
 
 
+def test_a_zero_limit_reads_as_none_with_the_noun_s_gender(rulebook):
+    """CMR020/CMR013 allow no client without a referent, no unanswered request: "at most 0"
+    would read badly; French agrees "aucun"/"aucune" with the noun."""
+    cw = clear_when(rulebook.get("CMR020"), {"clients_without_referent": SignalValue(1)}, AS_OF)
+    assert cw.text["fr"] == "aucun client sans référent (1 aujourd’hui)"
+    assert cw.text["en"] == "no clients without a referent (now 1)"
+    cw = clear_when(rulebook.get("CMR013"), {"unanswered_requests": SignalValue(3)}, AS_OF)
+    assert cw.text["fr"] == "aucune demande sans réponse (3 aujourd’hui)"
+    assert cw.tree == {"signal": "unanswered_requests", "op": "lte", "value": 0, "current": 3}
+
+
 def test_config_parameter_changes_the_target(rulebook):
     from dataclasses import replace
 

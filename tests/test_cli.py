@@ -82,7 +82,7 @@ def test_dry_run_prints_notes_and_writes_nothing(cfg):
 def test_write_then_rerun_says_unchanged(cfg):
     run(cfg, "evaluate", "--vendor", "v1", *AS_OF)
     again = run(cfg, "evaluate", "--vendor", "v1", "--lang", "fr", *AS_OF)
-    assert "inchangées : 2" in again.output
+    assert "2 fiches inchangées" in again.output
     notes = run(cfg, "notes", "--company", "c1")
     assert notes.output.count("--- note") == 1
 

@@ -67,7 +67,7 @@ def test_evaluate_json_summary_keys_always_present():
 
 def test_text_summary_counts_flags_updated():
     res = invoke("sync", "--dry-run", *AS_OF)
-    assert "drapeaux mis à jour : 0" in res.output
+    assert "0 mise à jour de drapeaux" in res.output  # records whose flags alone changed
 
 
 def test_one_default_language_and_translated_labels(tmp_path):

@@ -113,7 +113,9 @@ def test_an_unknown_leaf_says_how_to_provide_the_data() -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "→ cannot assess" in result.stdout
-    assert "escalation_plan = no: value ? → unknown  [set the engagement's" in result.stdout
+    assert "escalation_plan = no: value ? → unknown  [record whether an e-reputation crisis" in (
+        result.stdout
+    )
 
 
 @pytest.mark.parametrize(

@@ -196,4 +196,4 @@ def test_xdg_directories(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "data" / "cmrules" / "local.sqlite3").exists()
     assert list((tmp_path / "state" / "cmrules").glob("sync-local*"))
-    assert "record(s) evaluated" in res.output  # language: en came from the XDG config
+    assert "records evaluated" in res.output  # language: en came from the XDG config

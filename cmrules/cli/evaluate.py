@@ -111,7 +111,7 @@ def sync(
 
     from .. import listing
     from ..listing import SYNC_KEYS
-    from ..output import summary_line
+    from ..output import ops_lines, summary_line
     from ..service import parse_as_of
     from ..service import sync as run
 
@@ -161,8 +161,8 @@ def sync(
         if fmt == "table":
             for w in report.warnings:
                 click.echo(f"! {listing.one_line(w)}", err=True)
-            for g in summary.get("ops_data_gaps", []):
-                click.echo(f"i data only ops can provide: {listing.one_line(g)}", err=True)
+            for line in ops_lines(summary.get("ops_data_gaps", []), report.language):
+                click.echo(line, err=True)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
     if summary["failed"]:
         code = EXIT_PARTIAL

@@ -17,8 +17,8 @@ def _engagement_flag(ctx: CompanyContext, name: str) -> SignalValue:
 
 @signal(
     "escalation_plan", "company", "bool",
-    missing_en="set the engagement's escalation_plan attribute (e-reputation crisis procedure)",
-    missing_fr="renseignez l'attribut escalation_plan (procédure de crise e-réputation)",
+    missing_en="record whether an e-reputation crisis procedure is agreed with the vendor",
+    missing_fr="indiquez si une procédure de crise e-réputation est convenue avec le prestataire",
 )  # fmt: skip
 def escalation_plan(ctx: CompanyContext) -> SignalValue:
     """Whether an e-reputation crisis / escalation procedure is agreed with the vendor
@@ -28,8 +28,8 @@ def escalation_plan(ctx: CompanyContext) -> SignalValue:
 
 @signal(
     "kpis_defined", "company", "bool",
-    missing_en="set the engagement's kpis_defined attribute (are impact KPIs agreed?)",
-    missing_fr="renseignez l'attribut kpis_defined (des indicateurs d'impact sont-ils fixés ?)",
+    missing_en="record whether KPIs measuring the impact are agreed with the vendor",
+    missing_fr="indiquez si des indicateurs d'impact sont convenus avec le prestataire",
 )  # fmt: skip
 def kpis_defined(ctx: CompanyContext) -> SignalValue:
     """Whether KPIs measuring the impact of community management are agreed
@@ -40,8 +40,8 @@ def kpis_defined(ctx: CompanyContext) -> SignalValue:
 @signal(
     "days_since_kpi_report", "company", "int",
     volatile=True,
-    missing_en="log the vendor's KPI reports as activities of kind report",
-    missing_fr="enregistrez les bilans d'indicateurs du prestataire (activités de type report)",
+    missing_en="log the KPI reports the vendor sends",
+    missing_fr="enregistrez les bilans d'indicateurs remis par le prestataire",
 )  # fmt: skip
 def days_since_kpi_report(ctx: CompanyContext) -> SignalValue:
     """Days since the vendor's last KPI / impact report; with none ever, days since the

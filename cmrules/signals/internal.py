@@ -106,9 +106,9 @@ def regulated_activity(ctx: CompanyContext) -> SignalValue:
 @signal(
     "onboarding_done", "company", "bool",
     missing_en="record the onboarding (glossary, validation circuit) as an activity tagged "
-    "onboarding, or set the engagement's onboarding_done attribute",
+    "onboarding, or record on the engagement that the onboarding is done",
     missing_fr="enregistrez l'onboarding (glossaire, circuit de validation) comme une activité "
-    "marquée onboarding, ou renseignez l'attribut onboarding_done",
+    "marquée onboarding, ou indiquez sur la collaboration que l'onboarding est fait",
 )  # fmt: skip
 def onboarding_done(ctx: CompanyContext) -> SignalValue:
     """Whether the vendor was onboarded on the business (glossary, validation circuit):

@@ -27,8 +27,8 @@ def clients_without_referent(ctx: VendorContext) -> SignalValue:
 @signal(
     "offer_revisions_365d", "vendor", "int",
     window_days=365,
-    missing_en="log the vendor's offer revisions (activities of kind offer_change)",
-    missing_fr="enregistrez les révisions d'offre du prestataire (activités offer_change)",
+    missing_en="log each revision of the vendor's offer as an activity",
+    missing_fr="enregistrez chaque révision de l'offre du prestataire comme une activité",
 )  # fmt: skip
 def offer_revisions_365d(ctx: VendorContext) -> SignalValue:
     """Offer revisions the vendor made across its active clients in the window (default 365
