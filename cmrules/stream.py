@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .connector import Connector
 from .errors import CmrulesError
 from .model import Dataset
+from .selection import vendors_of
 from .signals import SignalValue, VendorContext, compute
 from .signals.base import TOO_EARLY
 
@@ -72,6 +73,14 @@ def merge_portfolio(parts: list[dict[str, SignalValue]]) -> dict[str, SignalValu
     return out
 
 
+def _load_clients(session: Session, vid: str, chunk: list[str]) -> Dataset:
+    """``session.load([vid], chunk)`` in one read: every client in ``chunk`` is engaged with
+    ``vid`` (from ``clients_of``), so their other vendors are known before loading — one note
+    covers all of them — and the chunk is not read twice."""
+    others = {x for vs in vendors_of(session.connector, chunk).values() for x in vs}
+    return session.prepare(session.connector.load(sorted({vid, *others}), chunk))
+
+
 def portfolio_records(
     session: Session,
     vendor_ids: list[str],
@@ -110,8 +119,7 @@ def portfolio_records(
             vendor_values={vid: merge_portfolio(parts)},
         )
         for chunk in _chunks([c for c in clients if c not in seen]):
-            # with every other vendor of these clients: one note covers all of them
-            ds = session.load([vid], chunk)
+            ds = _load_clients(session, vid, chunk)
             active = [
                 c
                 for c in chunk
