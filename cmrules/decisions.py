@@ -43,7 +43,7 @@ class Settings:
 
     enabled: bool = True
     path: Path | None = None  # default: <state dir>/decisions/decisions.jsonl
-    max_bytes: int = 10_000_000
+    max_bytes: int = 50_000_000  # a full sync of ~12,000 records per file
     keep: int = 5
     mask_emails: bool = True
     dry_runs: bool = False
@@ -163,6 +163,8 @@ def load_ruleset(directory: Path, digest: str) -> Any:
 # writing
 # --------------------------------------------------------------------------------------------
 def _mask(text: str) -> str:
+    if "@" not in text:  # most labels: no regex pass
+        return text
     return _EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
 
 
@@ -214,7 +216,10 @@ def signal_dict(sv: Any, mask: Callable[[str], str]) -> dict[str, Any]:
         "records": [[r.kind, r.id, mask(r.label)] for r in sv.records],
     }
     if sv.reason is not None:
-        out["reason"] = {**vars(sv.reason), "what": list(sv.reason.what)}
+        # the fields not at their default (replay restores those)
+        out["reason"] = {k: list(v) if isinstance(v, tuple) else v
+                         for k, v in vars(sv.reason).items()
+                         if k == "code" or v not in (None, "", ())}  # fmt: skip
     if sv.window_days is not None:
         out["window_days"] = sv.window_days
     return out
@@ -257,7 +262,8 @@ def log(
                   now=now, mask=settings.mask_emails)  # fmt: skip
         r.decision_id = e["decision_id"]
         ids.append(e["decision_id"])
-        lines.append(redact.redact(json.dumps(e, ensure_ascii=False, default=str)) + "\n")
+        text = json.dumps(e, ensure_ascii=False, default=str, separators=(",", ":"))
+        lines.append(redact.redact(text) + "\n")
     if lines:
         _append(path, [x.encode() for x in lines], settings)
     return ids
@@ -298,6 +304,8 @@ def _write(path: Path, lines: list[bytes]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "ab") as fh:  # writes every byte
         fh.write(b"".join(lines))
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk like the writes it records: one fsync per chunk
 
 
 def _rotate(path: Path, keep: int) -> None:

@@ -107,8 +107,12 @@ def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _AUTH.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    return _HUBSPOT_PAT.sub(MASK, text)
+    # both patterns need one of these words (case-insensitive as the patterns match them, the
+    # dotted and dotless i included): most text skips the regexes
+    folded = text.casefold().replace("\u0131", "i").replace("\u0307", "")  # ı; İ folds to i + dot
+    if "token" in folded or "bearer" in folded or "basic" in folded:
+        text = _AUTH.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return _HUBSPOT_PAT.sub(MASK, text) if "pat-" in folded else text
 
 
 # Terminal safety ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ def _signal(logged: dict[str, Any]) -> SignalValue:
     return SignalValue(
         logged["value"],
         tuple(Ref(k, i, lbl) for k, i, lbl in logged["records"]),
-        Reason(**{**reason, "what": tuple(reason["what"])}) if reason else None,
+        Reason(**{**reason, "what": tuple(reason.get("what", ()))}) if reason else None,
         logged.get("window_days"),
     )
 

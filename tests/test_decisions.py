@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def test_the_latest_decision_of_a_record_and_a_tampered_line(config: Path, tmp_p
     )
     path = tmp_path / "home" / "decisions" / "decisions.jsonl"
     text = path.read_text("utf-8")
-    path.write_text(text.replace('"value": 0.', '"value": 9.'), "utf-8")  # forge an input
+    forged = re.sub(r'"value":\s*0\.', '"value": 9.', text)  # forge an input
+    assert forged != text
+    path.write_text(forged, "utf-8")
     code, out, _ = _cli("--config", str(config), "replay", "--record", "c-quai")
     assert code == 1
     assert "replay: DIFFERENT from the log" in out

@@ -26,6 +26,17 @@ def test_clear_and_auth_header_forms():
     assert redact.redact("Bearer pat-eu1-0123abcd-4567") == "Bearer ***"
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["BEARER abc123def", "Basic dXNlcjpw=", "BASİC dXNlcjpw=", "basıc dXNlcjpw=",
+     "ACCESS_TOKEN=abc123def", "to\u212aen=abc123def", "PAT-EU1-0123abcd-4567"],
+)  # fmt: skip
+def test_every_spelling_the_patterns_match_is_redacted(header):
+    # the word check that spares most text the regexes folds case as the regexes do
+    # (Turkish dotted and dotless i, Kelvin sign)
+    assert "***" in redact.redact(f"sent {header} to the API")
+
+
 def test_prose_is_not_mistaken_for_a_credential():
     text = "Basic authentication failed; the token expired; check the access token"
     assert redact.redact(text) == text
