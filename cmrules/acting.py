@@ -38,6 +38,11 @@ def record_history(session: Any, ref: str, kind: OrgKind) -> RecordHistory:
     return RecordHistory(subject, flaghistory.loads(raw), bool(raw))
 
 
+def vendor_names(session: Any) -> dict[str, str]:
+    """Vendor id → name, to name the vendor of each flag in a timeline."""
+    return {o.id: o.name for o in session.connector.find_organisations("", OrgKind.VENDOR)}
+
+
 def parse_days(text: str) -> int:
     m = _DAYS.match(text or "")
     if not m:

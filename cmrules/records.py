@@ -174,7 +174,12 @@ def run_notices(session: Any, results: Sequence[Any], as_of: datetime, language:
     for r in results:
         if r.outcome is not None:
             seen.extend(w for w in r.outcome.waivers if not w.valid and w not in seen)
-    return [f"waiver not applied ({w.where}, rule {w.rule_id}): {w.problem}" for w in seen]
+    line = {"fr": "suspension non appliquée ({where}, règle {rule}) : {why}",
+            "en": "waiver not applied ({where}, rule {rule}): {why}"}[language]  # fmt: skip
+    return [
+        tx.typography(line, language).format(where=w.where, rule=w.rule_id, why=w.why(language))
+        for w in seen
+    ]
 
 
 def run_gaps(results: Sequence[Any], language: str) -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from .findings import WAIVED, Finding
 from .model import FIRED
+from .text import day, typography
 from .values import parse_datetime
 
 DEFAULT_MAX_DAYS = 180
@@ -44,8 +45,13 @@ class Waiver:
     record: str | None = None  # a record id, or (config) a name pattern such as "Café*"
     vendor: str | None = None  # vendor id or name; None: any vendor
     by: str | None = None
-    problem: str | None = None  # why it is not applied (None: valid)
+    problem: str | None = None  # why it is not applied (None: valid), in English
     record_name: str | None = None
+    problem_fr: str | None = None  # the same in French (``cmrules waivers`` and run warnings)
+
+    def why(self, language: str) -> str | None:
+        """Why it is not applied, in ``language`` (None: valid)."""
+        return self.problem_fr if language == "fr" and self.problem_fr else self.problem
 
     @property
     def valid(self) -> bool:
@@ -115,48 +121,73 @@ def parse(
     until, until_problem = _until(until_raw)
     today = as_of.date()
 
-    def problem_for(rule_id: str) -> str | None:
+    def problem_for(rule_id: str) -> tuple[str, ...]:
         if rule_id not in known:
-            return f"unknown rule {rule_id!r}: use a rule id from 'cmrules rules list'"
+            return _problem("unknown", rule=rule_id)
         if not reason:
-            return "no reason: say why the flag is acceptable"
+            return _problem("reason")
         if until_problem:
             return until_problem
         assert until is not None
         if until < today:
-            return f"expired on {until.isoformat()}: renew it with a new date, or remove it"
+            return _problem("expired", until=until)
         if (until - today).days > max_days:
-            return (
-                f"until {until.isoformat()} is {(until - today).days} days away, more than the "
-                f"maximum of {max_days} (waivers.max_days): choose an earlier date"
-            )
-        return None
+            days = (until - today).days
+            return _problem("too_far", until=until, days=days, max=max_days)
+        return ()
+
+    def waiver(rule_id: str, problem: tuple[str, ...]) -> Waiver:
+        en, fr = problem or (None, None)
+        return Waiver(rule_id, until, reason, origin, where, rec, vendor, by, en, record_name, fr)
 
     if not ids:
-        return [
-            Waiver("?", until, reason, origin, where, rec, vendor, by,
-                   "no rule id: name the rule to waive (e.g. CMR010)", record_name)
-        ]  # fmt: skip
-    return [
-        Waiver(rid, until, reason, origin, where, rec, vendor, by, problem_for(rid), record_name)
-        for rid in dict.fromkeys(ids)
-    ]
+        return [waiver("?", _problem("no_rule"))]
+    return [waiver(rid, problem_for(rid)) for rid in dict.fromkeys(ids)]
 
 
-def _until(raw: Any) -> tuple[date | None, str | None]:
+#: why a waiver is not applied (English, French): in the register and the run warnings
+_PROBLEMS = {
+    "unknown": ("unknown rule '{rule}': use a rule id from 'cmrules rules list'",
+                "règle inconnue « {rule} » : utilisez un identifiant de « cmrules rules list »"),
+    "reason": ("no reason: say why the flag is acceptable",
+               "aucune raison : dites pourquoi ce point est acceptable"),
+    "expired": ("expired on {until}: renew it with a new date, or remove it",
+                "expirée le {until} : renouvelez-la avec une nouvelle date, ou retirez-la"),
+    "too_far": ("until {until} is {days} days away, more than the maximum of {max} "
+                "(waivers.max_days): choose an earlier date",
+                "le {until} est dans {days} jours, au-delà du maximum de {max} "
+                "(waivers.max_days) : choisissez une date plus proche"),
+    "no_rule": ("no rule id: name the rule to waive (e.g. CMR010)",
+                "aucune règle : indiquez la règle à suspendre (par exemple CMR010)"),
+    "no_expiry": ("no expiry: give an 'until' date (YYYY-MM-DD)",
+                  "aucune échéance : donnez une date de fin (AAAA-MM-JJ)"),
+    "not_date": ("until '{until}' is not a date: use YYYY-MM-DD",
+                 "la date de fin « {until} » n'est pas une date : écrivez AAAA-MM-JJ"),
+}  # fmt: skip
+
+
+def _problem(code: str, **args: Any) -> tuple[str, str]:
+    """(English, French); a date argument as each language writes it (ISO in English, as
+    before; "1er mars 2027" in French)."""
+    en, fr = _PROBLEMS[code]
+    fr_args = {k: day(v, "fr") if isinstance(v, date) else v for k, v in args.items()}
+    return en.format(**args), typography(fr.format(**fr_args), "fr")
+
+
+def _until(raw: Any) -> tuple[date | None, tuple[str, ...]]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None, "no expiry: give an 'until' date (YYYY-MM-DD)"
+        return None, _problem("no_expiry")
     if isinstance(raw, datetime):
-        return raw.date(), None
+        return raw.date(), ()
     if isinstance(raw, date):
-        return raw, None
+        return raw, ()
     try:
         parsed = parse_datetime(str(raw))
     except ValueError:
         parsed = None
     if parsed is None:
-        return None, f"until {str(raw)!r} is not a date: use YYYY-MM-DD"
-    return parsed.date(), None
+        return None, _problem("not_date", until=str(raw))
+    return parsed.date(), ()
 
 
 def apply(

@@ -87,6 +87,24 @@ def test_waive_expiry_between_two_runs_changes_only_that_note(tmp_path):
     assert "expired on 2026-12-15" in reg[0]["problem"]
 
 
+def test_a_waiver_is_a_change_the_next_incremental_sync_picks_up(tmp_path):
+    """`cmrules waive` then the nightly `sync` (no --full): Café Médina is evaluated again and
+    its note says the flag is waived (it was skipped as unchanged)."""
+    def sync():
+        res = run("sync", "--format", "json", *DAY1)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)  # sync's JSON is the summary itself
+
+    assert sync()["records_evaluated"] >= 10
+    assert sync()["notes_written"] == 0  # nothing changed (within the same second, too)
+    res = run("waive", "--company", "Café Médina", "--rule", "CMR011", "--until", "2027-01-31",
+              "--reason", "Weekly check-ins start in January", *DAY1)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    s = sync()
+    assert (s["notes_written"], s["unchanged"], s["waived"]) == (1, 2, 1)  # Pixel's 3 records
+    assert "[SUSPENDU] Peu d’échanges" in run("notes", "--company", "Café Médina").output
+
+
 def test_waive_refuses_what_would_not_apply(tmp_path):
     bad = [
         (["--rule", "CMR999", "--until", "2027-01-01", "--reason", "r"], "unknown rule"),

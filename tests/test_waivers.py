@@ -76,7 +76,7 @@ def test_config_waiver_changes_only_its_flag_and_expires_between_two_runs(tmp_pa
     assert "Claire Martin" in medina.note.text and "Monthly meetings resume" in medina.note.text
     quai = next(r for r in before.records if r.subject.name == "Éditions du Quai")
     assert {f.rule_id: f.status for f in quai.findings}["CMR018"] == "fired"  # no reason
-    assert any("no reason" in w for w in before.warnings)
+    assert any("aucune raison" in w for w in before.warnings)  # in the run's language
     after = service.evaluate(
         session, vendor="Pixel Social", as_of=datetime(2026, 12, 16, tzinfo=UTC), write=False
     )

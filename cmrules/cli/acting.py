@@ -7,9 +7,12 @@ import json
 import click
 
 from .app import cli
-from .common import open_session, term
+from .common import language, open_session, term
 
 _FORMAT = click.Choice(["table", "json"])
+_LANG = click.option(
+    "--lang", type=click.Choice(["fr", "en"]), help="Language of the table (default: config)."
+)
 
 
 def _record(vendor: str | None, company: str | None) -> tuple[str, object]:
@@ -24,8 +27,11 @@ def _record(vendor: str | None, company: str | None) -> tuple[str, object]:
 @click.option("--vendor", metavar="NAME|ID")
 @click.option("--company", metavar="NAME|ID")
 @click.option("--format", "fmt", type=_FORMAT, default="table", show_default=True)
+@_LANG
 @click.pass_context
-def history(ctx: click.Context, vendor: str | None, company: str | None, fmt: str) -> None:
+def history(
+    ctx: click.Context, vendor: str | None, company: str | None, fmt: str, lang: str | None
+) -> None:
     """A record's flag timeline: opened, resolved, waived, waiver ended — stored on the
     record itself (survives losing the local state).
 
@@ -33,24 +39,17 @@ def history(ctx: click.Context, vendor: str | None, company: str | None, fmt: st
     Example:
       cmrules history --company "Café Médina"
     """
-    from ..acting import record_history
+    from ..acting import record_history, vendor_names
+    from ..acting_text import history_lines
 
     ref, kind = _record(vendor, company)
-    rh = record_history(open_session(ctx), ref, kind)  # type: ignore[arg-type]
+    session = open_session(ctx)
+    rh = record_history(session, ref, kind)  # type: ignore[arg-type]
     if fmt == "json":
         click.echo(json.dumps(rh.to_dict(), indent=2, ensure_ascii=False))
         return
-    if not rh.stored:
-        click.echo(term(f"no flag history stored on {rh.subject.name} yet (evaluate it first)"))
-        return
-    click.echo(term(f"{rh.subject.name} — open flags"))
-    for key, since in sorted(rh.history.open.items()):
-        until = rh.history.waived.get(key)
-        waived = f"  (waived until {until})" if until else ""
-        click.echo(f"  {key:<24} open since {since}{waived}")
-    click.echo("events, oldest first")
-    for day, event, rule, vid in rh.history.log:
-        click.echo(f"  {day}  {event:<13} {rule}{'@' + vid if vid else ''}")
+    for line in history_lines(rh, vendor_names(session), language(ctx, lang)):
+        click.echo(term(line))
 
 
 @cli.command()
@@ -62,10 +61,12 @@ def history(ctx: click.Context, vendor: str | None, company: str | None, fmt: st
 @click.option("--reason", required=True, help="Why the flag is acceptable until then.")
 @click.option("--by", metavar="NAME", help="Who decided (shown in the note).")
 @click.option("--as-of", "as_of", metavar="DATE", help="Today, for the checks (default: now).")
+@_LANG
 @click.pass_context
 def waive(
     ctx: click.Context, company: str | None, vendor_record: str | None, rule: str,
     vendor: str | None, until: str, reason: str, by: str | None, as_of: str | None,
+    lang: str | None,
 ) -> None:  # fmt: skip
     """Acknowledge a flag on a record of the local store until a date, with a reason.
 
@@ -78,6 +79,7 @@ def waive(
         --reason "Monthly meetings resume in January" --by "Claire Martin"
     """
     from ..acting import waive as do_waive
+    from ..acting_text import waived_line
     from ..service import parse_as_of
 
     ref, kind = _record(vendor_record, company)
@@ -85,16 +87,18 @@ def waive(
         open_session(ctx), ref=ref, kind=kind, rule=rule, until=until, reason=reason,  # type: ignore[arg-type]
         vendor=vendor, by=by, as_of=parse_as_of(as_of),
     )  # fmt: skip
-    assert w.until is not None
-    click.echo(term(f"waived {w.rule_id} on {w.record_name} until {w.until.isoformat()}"))
+    click.echo(term(waived_line(w, language(ctx, lang))))
 
 
 @cli.command()
 @click.option("--expiring-within", "within", metavar="DAYS", help="Only those ending soon: 30d.")
 @click.option("--format", "fmt", type=_FORMAT, default="table", show_default=True)
 @click.option("--as-of", "as_of", metavar="DATE", help="Today (default: now).")
+@_LANG
 @click.pass_context
-def waivers(ctx: click.Context, within: str | None, fmt: str, as_of: str | None) -> None:
+def waivers(
+    ctx: click.Context, within: str | None, fmt: str, as_of: str | None, lang: str | None
+) -> None:
     """The waiver register: from the config and from records, applied or not (and why).
 
     \b
@@ -102,6 +106,7 @@ def waivers(ctx: click.Context, within: str | None, fmt: str, as_of: str | None)
       cmrules waivers --expiring-within 30d
     """
     from ..acting import parse_days, register
+    from ..acting_text import waiver_lines
     from ..service import parse_as_of
 
     days = parse_days(within) if within else None
@@ -109,23 +114,16 @@ def waivers(ctx: click.Context, within: str | None, fmt: str, as_of: str | None)
     if fmt == "json":
         click.echo(json.dumps([w.to_dict() for w in items], indent=2, ensure_ascii=False))
         return
-    if not items:
-        click.echo("no waiver")
-    for w in items:
-        until = w.until.isoformat() if w.until else "?"
-        target = w.record_name or w.record or "any record"
-        state = "active" if w.valid else f"NOT APPLIED: {w.problem}"
-        line = f"{until}  {w.rule_id:<7} {target}  [{w.origin}: {w.where}]  {state}"
+    for line in waiver_lines(items, language(ctx, lang)):
         click.echo(term(line))
-        if w.reason:
-            click.echo(term(f"            {w.reason}" + (f" — {w.by}" if w.by else "")))
 
 
 @cli.command()
 @click.option("--all", "include_completed", is_flag=True, help="Completed tasks too.")
 @click.option("--format", "fmt", type=_FORMAT, default="table", show_default=True)
+@_LANG
 @click.pass_context
-def tasks(ctx: click.Context, include_completed: bool, fmt: str) -> None:
+def tasks(ctx: click.Context, include_completed: bool, fmt: str, lang: str | None) -> None:
     """Data-gap tasks for record owners (local store; enable with 'tasks: true').
 
     \b
@@ -133,13 +131,11 @@ def tasks(ctx: click.Context, include_completed: bool, fmt: str) -> None:
       cmrules tasks --all
     """
     from ..acting import list_tasks
+    from ..acting_text import task_lines
 
     items = list_tasks(open_session(ctx), include_completed)
     if fmt == "json":
         click.echo(json.dumps(items, indent=2, ensure_ascii=False))
         return
-    if not items:
-        click.echo("no open task")
-    for t in items:
-        click.echo(term(f"#{t['id']} {t['status']:<9} {t['record']}: {t['title']}"))
-        click.echo(term("    " + t["body"].splitlines()[0]))
+    for line in task_lines(items, language(ctx, lang)):
+        click.echo(term(line))

@@ -35,8 +35,13 @@ def record_waivers(db: sqlite3.Connection, subject_id: str) -> tuple[dict[str, A
 
 
 def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]) -> int:
-    """Store a waiver (already validated by the caller); returns its id."""
+    """Store a waiver (already validated by the caller); returns its id.  The record counts as
+    changed, so the next incremental ``sync`` rewrites its note and flags (as a CRM does when a
+    salesperson fills in the waiver fields)."""
+    # whole seconds, like the sync watermark it is compared with as text
+    now = iso(datetime.now(UTC).replace(microsecond=0))
     with db:
+        db.execute("UPDATE organisations SET updated_at = ? WHERE id = ?", (now, subject_id))
         cur = db.execute(
             "INSERT INTO waivers (subject_id, rule_id, vendor, until, reason, waived_by, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -47,7 +52,7 @@ def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]
                 str(entry["until"]),
                 entry["reason"],
                 entry.get("by"),
-                iso(datetime.now(UTC)),
+                now,
             ),
         )
     return int(cur.lastrowid or 0)
