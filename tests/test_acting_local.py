@@ -90,6 +90,7 @@ def test_waive_expiry_between_two_runs_changes_only_that_note(tmp_path):
 def test_a_waiver_is_a_change_the_next_incremental_sync_picks_up(tmp_path):
     """`cmrules waive` then the nightly `sync` (no --full): Café Médina is evaluated again and
     its note says the flag is waived (it was skipped as unchanged)."""
+
     def sync():
         res = run("sync", "--format", "json", *DAY1)
         assert res.exit_code == 0, res.output
