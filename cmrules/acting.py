@@ -18,11 +18,15 @@ _DAYS = re.compile(r"^\s*(\d+)\s*d?\s*$")
 
 @dataclass
 class RecordHistory:
+    """A record's flag timeline as its source stores it, for ``cmrules history``."""
+
     subject: Organisation
     history: flaghistory.History
     stored: bool  # False: the source keeps no history for this record (yet)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``cmrules history --format json``: the record's id and name, then its
+        history."""
         return {
             "id": self.subject.id,
             "name": self.subject.name,
@@ -44,6 +48,7 @@ def vendor_names(session: Any) -> dict[str, str]:
 
 
 def parse_days(text: str) -> int:
+    """``--expiring-within 30d`` (or ``30``) as a number of days; anything else is a usage error."""
     m = _DAYS.match(text or "")
     if not m:
         raise UsageError(f"--expiring-within {text!r}: give a number of days, e.g. 30d")
@@ -124,6 +129,8 @@ def register(session: Any, as_of: datetime, within_days: int | None) -> list[wai
 
 
 def list_tasks(session: Any, include_completed: bool) -> list[dict[str, Any]]:
+    """The data-gap tasks of a connector that keeps them itself (the local store); for a CRM, where
+    the tasks live is said in the error."""
     conn = session.connector
     if not hasattr(conn, "tasks"):
         raise UsageError(

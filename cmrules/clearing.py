@@ -35,10 +35,14 @@ _NEGATE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt", "eq": "ne", "ne":
 
 @dataclass(frozen=True)
 class ClearWhen:
+    """What would clear a fired finding: the targets as data (``tree``) and as a sentence per
+    language."""
+
     tree: Mapping[str, Any]  # {"all"|"any": [...]} or {"signal", "op", "value", "current"}
     text: Mapping[str, str]  # language -> sentence (without a final full stop)
 
     def to_dict(self, language: str | None = None) -> dict[str, Any]:
+        """``clear_when`` in JSON: the target tree plus its sentence (one language, or all)."""
         return {**self.tree, "text": self.text[language] if language else dict(self.text)}
 
 

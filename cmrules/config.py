@@ -42,6 +42,9 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass
 class Config:
+    """The validated configuration: sources, language, rules, profiles, signals, waivers and
+    connector sections (defaults when no file)."""
+
     path: Path | None = None
     source: str = "local"
     helpdesk: str | None = None
@@ -70,6 +73,7 @@ class Config:
 
     @property
     def name(self) -> str:
+        """Where the config came from, for messages: its path, or "defaults"."""
         return str(self.path) if self.path else "defaults"
 
     def where(self, *path: Any) -> str:
@@ -79,15 +83,19 @@ class Config:
         return f"{self.path}:{line_of(self.lines, path)}"
 
     def section(self, connector: str) -> dict[str, Any]:
+        """A connector's own section (e.g. ``hubspot``), as a copy; empty when absent."""
         return dict(self.sections.get(connector) or {})
 
     def rule_paths(self) -> list[Path]:
+        """The rule directories to load: the built-in rules (unless switched off), then
+        ``rules.dirs``."""
         from .rulebook import builtin_rules_dir
 
         paths = [builtin_rules_dir()] if self.builtin_rules else []
         return paths + self.rule_dirs
 
     def default_state_path(self) -> Path:
+        """The sync state file: ``state.path``, else one per source in the state directory."""
         if self.state_path is not None:
             return self.state_path
         from .paths import state_dir

@@ -49,6 +49,8 @@ class Settings:
     dry_runs: bool = False
 
     def log_path(self) -> Path:
+        """The decision log file: ``decisions.path``, else ``decisions/decisions.jsonl`` in the
+        state directory."""
         if self.path is not None:
             return self.path
         from .paths import state_dir
@@ -57,6 +59,8 @@ class Settings:
 
 
 def parse_settings(raw: Any, where: Callable[..., str], base: Path) -> Settings:
+    """The ``decisions`` config section, validated key by key (an unknown key or a bad value is a
+    config error at its line)."""
     if raw is None:
         return Settings()
     if not isinstance(raw, dict):
@@ -169,6 +173,7 @@ def _mask(text: str) -> str:
 
 
 def new_id(now: datetime) -> str:
+    """A decision id that sorts by time and cannot collide: ``20261126T162156Z-9b4a5bfd``."""
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
@@ -226,6 +231,8 @@ def signal_dict(sv: Any, mask: Callable[[str], str]) -> dict[str, Any]:
 
 
 def outcomes_of(findings: Iterable[Any]) -> list[dict[str, Any]]:
+    """What each rule concluded for a record, sorted by rule and vendor: the part of a decision that
+    replay compares."""
     return sorted(
         ({"rule_id": f.rule_id, "vendor_id": f.subject.vendor_id, "status": f.status,
           "severity": f.severity, "fingerprint": f.fingerprint} for f in findings),

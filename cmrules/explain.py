@@ -29,6 +29,7 @@ _SYMBOL = {"eq": "=", "ne": "≠", "lt": "<", "lte": "≤", "gt": ">", "gte": "�
 
 
 def compare(op: str, value: Any, constant: Any) -> bool:
+    """One comparison of a condition, as the engine evaluates it."""
     return {
         "eq": lambda: value == constant,
         "ne": lambda: value != constant,
@@ -41,6 +42,9 @@ def compare(op: str, value: Any, constant: Any) -> bool:
 
 @dataclass
 class Node:
+    """One node of an explained condition: its verdict, and for a comparison the signal, threshold
+    and value seen."""
+
     kind: str  # all | any | not | compare
     verdict: bool | None
     children: list[Node] = field(default_factory=list)
@@ -52,6 +56,7 @@ class Node:
     records: tuple[tuple[str, str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The node and its children as JSON (``explain --format json``)."""
         out: dict[str, Any] = {"kind": self.kind, "verdict": VERDICT[self.verdict]}
         if self.kind == "compare":
             out.update({
@@ -86,15 +91,20 @@ def tree(cond: Condition, params: Mapping[str, Any], values: Mapping[str, Signal
 
 @dataclass
 class RuleExplanation:
+    """Why one rule fired, stayed silent or could not assess on one record: its condition tree, and
+    what would clear it."""
+
     rule: Rule
     root: Node
     clear: ClearWhen | None = None  # what would clear it, when it fires (cmrules.clearing)
 
     @property
     def outcome(self) -> str:
+        """fired, silent or cannot assess, from the root's verdict."""
         return OUTCOME[self.root.verdict]
 
     def to_dict(self, language: str) -> dict[str, Any]:
+        """The rule's explanation as JSON, its texts in ``language``."""
         return {
             "rule_id": self.rule.id,
             "rule_name": self.rule.name,
@@ -110,6 +120,8 @@ class RuleExplanation:
 
 @dataclass
 class RecordExplanation:
+    """Every rule explained for one record (and one vendor engagement), with the profile applied."""
+
     record: Any  # Organisation
     kind: str  # company | vendor
     vendor: Any  # Organisation: the engagement's vendor (the record itself for a vendor)
@@ -118,6 +130,7 @@ class RecordExplanation:
     disabled: list[str]  # rules the profile (or rules.disable) switches off
 
     def to_dict(self, language: str) -> dict[str, Any]:
+        """The record's explanations as JSON, texts in ``language``."""
         return {
             "record": {"id": self.record.id, "name": self.record.name, "kind": self.kind},
             "vendor": {"id": self.vendor.id, "name": self.vendor.name},
@@ -190,6 +203,7 @@ def _not_here(rule: str, kind: str, sets: Any, disabled: list[str], profile: str
 
 
 def to_text(items: list[RecordExplanation], language: str) -> str:
+    """The explanations as indented text: each record, each rule's tree leaf by leaf."""
     out: list[str] = []
     for item in items:
         head = f"{item.record.name} ({item.kind} {item.record.id})"

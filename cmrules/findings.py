@@ -25,6 +25,8 @@ _RECORDS_SHOWN = 5
 
 @dataclass(frozen=True)
 class Subject:
+    """The record a finding is about, and for a company the vendor of the engagement judged."""
+
     id: str
     name: str
     kind: str  # "company" | "vendor"
@@ -34,6 +36,9 @@ class Subject:
 
 @dataclass(frozen=True)
 class Evidence:
+    """One signal's value behind a finding, with the records it counted and why it is unknown when
+    it is."""
+
     signal: str
     value: int | float | bool | None
     records: tuple[tuple[str, str, str], ...]  # (kind, id, label)
@@ -41,6 +46,7 @@ class Evidence:
     reason: Reason | None = None  # why the value is unknown
 
     def to_dict(self) -> dict[str, Any]:
+        """The evidence as JSON (records as kind, id and label)."""
         return {
             "signal": self.signal,
             "value": self.value,
@@ -52,6 +58,9 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Finding:
+    """What one rule says about one record: status, severity, message, advice and evidence in both
+    languages, and a stable fingerprint."""
+
     rule_id: str
     rule_name: str
     status: str  # "fired" | "cannot_assess"
@@ -78,9 +87,12 @@ class Finding:
 
     @property
     def rank(self) -> int:
+        """The severity as a number, for sorting and ``--fail-on``."""
         return SEVERITY_RANK[self.severity]
 
     def to_dict(self, language: str | None = None) -> dict[str, Any]:
+        """The finding as JSON: texts in ``language``, or in every language when none is given."""
+
         def pick(m: Mapping[str, str]) -> Any:
             return m[language] if language else dict(m)
 
@@ -112,6 +124,8 @@ class Finding:
 
 
 def format_value(signal: str, value: Any, language: str) -> str:
+    """A signal value as a reader writes it: yes/oui, ``0.33``/``0,33``, ``25%``/``25 %`` (shares),
+    ``?`` when unknown."""
     if value is None:
         return "?" if language == "en" else "?"
     if isinstance(value, bool):
@@ -129,6 +143,7 @@ def format_value(signal: str, value: Any, language: str) -> str:
 
 
 def format_records(records: Sequence[tuple[str, str, str]], language: str) -> str:
+    """The records behind a value, one line each and at most five named ("+2 more" after that)."""
     if not records:
         return "aucun" if language == "fr" else "none"
     # CRM text: one line, no control character (notes, terminal and JSON alike)
@@ -168,6 +183,8 @@ def build(
     values: Mapping[str, SignalValue],
     as_of: datetime | None = None,
 ) -> Finding:
+    """The finding for one rule's outcome on one record: message and advice filled in both
+    languages, evidence, what would clear it, fingerprint."""
     evidence = tuple(_evidence(name, values.get(name)) for name in rule.signals)
     missing = tuple(e.signal for e in evidence if e.value is None)
     if outcome.status == FIRED:

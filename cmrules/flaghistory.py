@@ -38,12 +38,15 @@ EVENTS = (OPENED, RESOLVED, WAIVED_EVENT, WAIVER_ENDED)
 
 
 def split_key(key: str) -> tuple[str, str | None]:
+    """``CMR010@v-pixel`` → (``CMR010``, ``v-pixel``); no vendor for a vendor's own flags."""
     rule, _, vendor = key.partition("@")
     return rule, vendor or None
 
 
 @dataclass
 class History:
+    """A record's flag history: open flags since when, waived until when, and the recent events."""
+
     open: dict[str, str] = field(default_factory=dict)
     waived: dict[str, str] = field(default_factory=dict)
     log: list[tuple[str, str, str, str | None]] = field(default_factory=list)
@@ -62,6 +65,8 @@ class History:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The history as JSON for ``cmrules history`` and reports (keys split into rule and
+        vendor)."""
         return {
             "open": [
                 {"rule_id": split_key(k)[0], "vendor_id": split_key(k)[1], "since": v}

@@ -93,6 +93,8 @@ def proposed_rulesets(
 
 @dataclass(frozen=True)
 class Change:
+    """One rule's result on one record that a rule change would gain, lose or change."""
+
     record_id: str
     record_name: str
     kind: str  # company | vendor
@@ -105,25 +107,31 @@ class Change:
 
 @dataclass
 class ImpactReport:
+    """What a rule or parameter change would do on today's data, before anything is written."""
+
     as_of: datetime
     records_evaluated: int
     changes: list[Change] = field(default_factory=list)
 
     def records(self) -> list[str]:
+        """The ids of the records that would change, each once, in order."""
         return list(dict.fromkeys(c.record_id for c in self.changes))
 
     def per_rule(self) -> dict[str, dict[str, int]]:
+        """Gained, lost and changed counts per rule."""
         out: dict[str, dict[str, int]] = {}
         for c in self.changes:
             out.setdefault(c.rule_id, dict.fromkeys(KINDS, 0))[c.change] += 1
         return dict(sorted(out.items()))
 
     def totals(self) -> dict[str, int]:
+        """Records evaluated and changed, and the gained/lost/changed totals."""
         t = {k: sum(1 for c in self.changes if c.change == k) for k in KINDS}
         return {"records_evaluated": self.records_evaluated,
                 "records_changed": len(self.records()), **t}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
+        """The impact as JSON (``rules impact --format json``)."""
         return {
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
             "changes": [c.__dict__ for c in self.changes],
@@ -181,6 +189,7 @@ def impact(
 
 
 def to_table(report: ImpactReport, markdown: bool = False) -> str:
+    """The changes as an aligned table, or as a Markdown table."""
     rows = [(c.record_name, c.record_id, c.vendor_id or "-", c.rule_id, c.change,
              c.before or "-", c.after or "-") for c in report.changes]  # fmt: skip
     head = ("record", "id", "vendor", "rule", "change", "before", "after")

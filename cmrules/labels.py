@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Words:
+    """A word or phrase in French and English, picked with ``words[language]``."""
+
     fr: str
     en: str
 
@@ -34,6 +36,9 @@ class Words:
 
 @dataclass(frozen=True)
 class SignalLabel:
+    """How to say a signal in words: its noun, unit, true/false phrases, what resets it, what to
+    fill in."""
+
     kind: str  # count | measure | rate | days_since | bool
     label: Words  # what it is, as a noun phrase
     one: Words | None = None  # unit, singular (count, measure, rate)

@@ -34,6 +34,7 @@ def terminal_width(default: int = 120) -> int:
 
 
 def cell(value: Any) -> str:
+    """A value as one table cell: ``-`` for nothing, yes/no, lists joined, CRM text on one line."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -137,6 +138,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def md_escape(text: str) -> str:
+    """CRM text inside a Markdown table cell: one line, Markdown and HTML characters escaped."""
     text = one_line(text)
     for ch in "\\`*_[]<>|#~":
         text = text.replace(ch, "\\" + ch)
@@ -144,6 +146,7 @@ def md_escape(text: str) -> str:
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table, every cell escaped."""
     out = ["| " + " | ".join(md_escape(h) for h in headers) + " |",
            "|" + "---|" * len(headers)]  # fmt: skip
     out += ["| " + " | ".join(md_escape(cell(v)) for v in row) + " |" for row in rows]
@@ -151,6 +154,7 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 
 def to_json(value: Any) -> str:
+    """Records as indented JSON (non-ASCII kept, dates as text)."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
@@ -195,6 +199,7 @@ WORDS = {
 
 
 def columns(lang: str, *keys: str) -> list[tuple[str, str]]:
+    """(key, heading) pairs with the headings in ``lang``."""
     return [(k, WORDS[lang].get(k, k)) for k in keys]
 
 

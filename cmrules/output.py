@@ -33,6 +33,7 @@ def term_safe(text: str) -> str:
 
 
 def to_json(report: Report) -> str:
+    """The whole report as JSON (the documented key set)."""
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
 
 
@@ -73,6 +74,7 @@ def table_row(r: Any, lang: str) -> tuple[str, str, str, str, str]:
 
 
 def table_widths(rows: Any, lang: str) -> list[int]:
+    """Each column's width: the widest of its heading and cells, as the terminal draws them."""
     from rich.cells import cell_len
 
     head = _HEAD[lang]
@@ -137,6 +139,8 @@ def _readiness(r: Any, lang: str) -> list[str]:
 
 
 def to_table(report: Report) -> str:
+    """The report for the terminal: the summary table, each flagged record's details, then the run
+    summary."""
     lang = report.language
     rows = [table_row(r, lang) for r in report.records]
     widths = fit_widths(table_widths(rows, lang), lang)
@@ -195,6 +199,7 @@ def summary_line(s: dict[str, Any], lang: str) -> str:
 
 
 def to_markdown(report: Report) -> str:
+    """The report as Markdown, for a ticket or a wiki."""
     lang = report.language
     out = [markdown_head(report.as_of)]
     for r in report.records:
@@ -204,10 +209,13 @@ def to_markdown(report: Report) -> str:
 
 
 def markdown_head(as_of: Any) -> str:
+    """The Markdown title, with the date evaluated."""
     return f"# cmrules — {as_of.date().isoformat()}\n"
 
 
 def markdown_record(r: Any, lang: str) -> list[str]:
+    """One record in Markdown: its kind and risk, then each finding with the question, evidence,
+    next step and what would clear it."""
     lab = LABELS[lang]
     ready = _readiness(r, lang)
     level = ready[0] if ready else lab["levels"][r.risk_level]

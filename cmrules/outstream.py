@@ -26,17 +26,24 @@ Emit = Callable[[str], None]
 
 
 class Writer:
+    """Prints a report one record at a time: a 20k-record run never holds every record."""
+
     def __init__(self, emit: Emit, language: str, as_of: datetime):
         self.emit, self.language, self.as_of = emit, language, as_of
 
     def record(self, r: RecordResult) -> None:  # pragma: no cover - interface
+        """Print (or stage) one record as soon as it is evaluated."""
         raise NotImplementedError
 
     def close(self, report: Report) -> None:  # pragma: no cover - interface
+        """Print what needs the whole run: the summary and warnings."""
         raise NotImplementedError
 
 
 class JsonWriter(Writer):
+    """The report's JSON, streamed: the same document as ``output.to_json``, written record by
+    record."""
+
     def __init__(self, emit: Emit, language: str, as_of: datetime):
         super().__init__(emit, language, as_of)
         self.n = 0
@@ -44,11 +51,13 @@ class JsonWriter(Writer):
         self.emit(json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "records": [')
 
     def record(self, r: RecordResult) -> None:
+        """One element of ``records``."""
         text = json.dumps(r.to_dict(self.language), ensure_ascii=False)
         self.emit(("," if self.n else "") + "\n    " + text)
         self.n += 1
 
     def close(self, report: Report) -> None:
+        """Close ``records`` and add the summary, warnings and unmatched records."""
         tail = {"summary": report.summary(), "warnings": report.warnings,
                 "unmatched": report.unmatched}  # fmt: skip
         text = json.dumps(tail, indent=2, ensure_ascii=False)
@@ -56,18 +65,25 @@ class JsonWriter(Writer):
 
 
 class MarkdownWriter(Writer):
+    """The Markdown report, streamed record by record."""
+
     def __init__(self, emit: Emit, language: str, as_of: datetime):
         super().__init__(emit, language, as_of)
         self.emit(output.term_safe(output.markdown_head(as_of)) + "\n")
 
     def record(self, r: RecordResult) -> None:
+        """One record's Markdown section."""
         self.emit(output.term_safe("\n".join(output.markdown_record(r, self.language))) + "\n")
 
     def close(self, report: Report) -> None:
+        """The run summary line."""
         self.emit(output.term_safe(output.summary_line(report.summary(), self.language)) + "\n")
 
 
 class TableWriter(Writer):
+    """The terminal table, streamed: rows and details are staged in temporary files until the column
+    widths are known."""
+
     def __init__(
         self,
         emit: Emit,
@@ -89,6 +105,7 @@ class TableWriter(Writer):
         self.widths = output.table_widths([], language)
 
     def record(self, r: RecordResult) -> None:
+        """Stage the record's row, details and (on a dry run) note; widen the columns."""
         row = output.table_row(r, self.language)
         self.widths = [max(w, cell_len(c)) for w, c in zip(self.widths, row, strict=True)]
         self.rows.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -99,6 +116,8 @@ class TableWriter(Writer):
                 self.notes.write(line + "\n")
 
     def close(self, report: Report) -> None:
+        """Print the table at its final widths, then the details, the notes a dry run would write
+        and the run summary."""
         safe, lang = output.term_safe, self.language
         w = output.fit_widths(self.widths, lang)  # the terminal's width, cuts marked with …
         self.emit(safe(output.table_line(output._HEAD[lang], w)) + "\n")
@@ -136,6 +155,7 @@ def writer(
     dry_run: bool = False,
     color: bool = False,
 ) -> Any:
+    """The streaming writer for ``--format`` (table, markdown or json)."""
     if fmt == "json":
         return JsonWriter(emit, language, as_of)
     if fmt == "markdown":

@@ -89,6 +89,8 @@ class CmrulesGroup(click.Group):
     """Turns every failure into one ``Error: …`` line and an exit code — no traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; cmrules' own errors become one ``Error:`` line and their exit code,
+        Ctrl-C says how to resume."""
         try:
             return super().invoke(ctx)
         except CmrulesError as exc:
@@ -99,8 +101,8 @@ class CmrulesGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
 
     def main(self, args: Sequence[str] | None = None, *a: Any, **kw: Any) -> Any:
-        # Also catches what escapes invoke: errors while closing the session, in parsing
-        # callbacks, and anything that is not cmrules' own.
+        """The CLI's safety net: whatever escapes ``invoke`` (closing the session, option callbacks,
+        any unexpected exception) ends in one redacted ``Error:`` line, never a traceback."""
         try:
             return super().main(args, *a, **kw)
         except CmrulesError as exc:
@@ -126,6 +128,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def setup_logging(verbose: int, quiet: bool = False) -> None:
+    """Logging to stderr at the level ``-v``/``-q`` ask for, through secret redaction."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     if quiet and not verbose:
         level = logging.ERROR
@@ -203,6 +206,7 @@ def _set_color(ctx: click.Context, _: click.Parameter, value: str | None) -> Non
 
 
 def common_options() -> list[click.Option]:
+    """``-v``, ``-q`` and ``--color``, accepted after the command name as well as before it."""
     return [
         click.Option(
             ["-v", "--verbose"], count=True, expose_value=False, callback=_more_verbose,
@@ -245,4 +249,5 @@ def use_color(ctx: click.Context, stream: Any = None) -> bool:
 
 
 def main() -> None:
+    """The ``cmrules`` console script."""
     cli(prog_name="cmrules")

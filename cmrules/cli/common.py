@@ -64,6 +64,7 @@ def load_rulebook(ctx: click.Context, paths: tuple[str, ...] = (), lint: bool = 
 
 
 def fail_on_exit(report: Any, fail_on: str | None) -> int:
+    """Exit code 1 when a fired finding reaches the ``--fail-on`` severity, else 0."""
     from ..rulebook import SEVERITY_RANK  # lazily: --help and --version stay fast
 
     if fail_on and report.worst() >= SEVERITY_RANK[fail_on]:
@@ -145,6 +146,7 @@ def notice(ctx: click.Context, text: str) -> None:
 
 
 def colored(ctx: click.Context, output: str = "-") -> bool:
+    """Whether to colour severities: output to the terminal (not a file) and colour allowed."""
     return output in ("-", "") and use_color(ctx)
 
 

@@ -48,6 +48,8 @@ __all__ = [
 
 
 def note_fingerprint(findings: Sequence[Finding], language: str) -> str:
+    """What a note says, as a short hash: the same findings in the same language give the same note,
+    which is never written twice."""
     parts = sorted(f.fingerprint for f in findings)
     return hashlib.sha256((language + "|" + ",".join(parts)).encode()).hexdigest()[:20]
 
