@@ -40,6 +40,9 @@ PROFILE_KEYS = {"name", "match", "params", "disable"}
 
 @dataclass(frozen=True)
 class Profile:
+    """A segment's thresholds: which records it matches, the parameters it sets and the rules it
+    switches off."""
+
     name: str
     match: Mapping[str, tuple[str, ...]]  # key -> accepted values (case-folded text)
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -47,6 +50,8 @@ class Profile:
     where: str = "config"  # file:line, for messages
 
     def matches(self, org: Organisation) -> bool:
+        """Whether every match key holds for the record (text compared ignoring case; a missing
+        attribute never matches)."""
         for key, accepted in self.match.items():
             if key == "kind":
                 value: Any = org.kind.value
@@ -218,9 +223,11 @@ class RuleSets:
         return self._files
 
     def profile(self, name: str) -> Profile | None:
+        """The profile of that name, or None."""
         return next((p for p in self.profiles if p.name == name), None)
 
     def select(self, org: Organisation) -> str:
+        """The name of the first profile matching the record, else the default profile."""
         chosen = select(self.profiles, org)
         return chosen.name if chosen else DEFAULT
 
@@ -229,6 +236,8 @@ class RuleSets:
         return merged(self.params, self.disabled, self.profile(name))
 
     def rulebook(self, name: str = DEFAULT) -> Rulebook:
+        """The rulebook with the profile's parameters and disabled rules applied (built once per
+        profile)."""
         if name not in self._books:
             params, disabled = self.settings(name)
             self._books[name] = configure(
@@ -237,6 +246,8 @@ class RuleSets:
         return self._books[name]
 
     def engine(self, name: str = DEFAULT) -> Any:
+        """The compiled engine of a profile, built on first use (durable_rules is loaded only
+        then)."""
         if name not in self._engines:
             from .engine import Engine  # the only durable_rules import, loaded on demand
 

@@ -64,6 +64,9 @@ WORDS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Readiness:
+    """A prospect's readiness: the verdict, the blockers worst first, and the questions for the
+    next meeting."""
+
     level: str  # READY | CONDITIONS | NOT_READY
     blockers: tuple[Finding, ...]  # fired, worst first
     questions: tuple[str, ...]  # rule ids of the criteria to ask about, in rule order
@@ -72,9 +75,11 @@ class Readiness:
     mostly_unknown: bool
 
     def words(self, language: str) -> str:
+        """The verdict as a reader says it ("Pas encore prêt", "Ready with conditions")."""
         return str(WORDS[language][self.level])
 
     def to_dict(self, language: str) -> dict[str, Any]:
+        """The readiness as JSON (``readiness`` of a prospect's record), texts in ``language``."""
         return {
             "level": self.level,
             "verdict": self.words(language),

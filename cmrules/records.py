@@ -46,6 +46,8 @@ class Policy:
         max_days: int = waivers_mod.DEFAULT_MAX_DAYS,
         tasks: bool = False,
     ) -> Policy:
+        """The policy of one run: the rulebook, the date, the language, and the config's waivers
+        validated once."""
         policy = cls(rulebook, as_of, language, max_days, tasks=tasks)
         for entry in config_entries:
             policy.config_waivers.extend(
@@ -62,10 +64,12 @@ class Policy:
 
     @property
     def rule_ids(self) -> list[str]:
+        """The ids of the rules in force (waivers naming another id are reported)."""
         return [r.id for r in self.rulebook]
 
     @property
     def titles(self) -> dict[str, dict[str, str]]:
+        """Each rule's short title in both languages, for the "since the last note" line."""
         return {r.id: {lang: r.short(lang) for lang in ("fr", "en")} for r in self.rulebook}
 
     def record_waivers(self, subject: Organisation) -> list[waivers_mod.Waiver]:
@@ -89,6 +93,9 @@ class Policy:
 
 @dataclass
 class Outcome:
+    """What evaluating one record produced besides its findings: the note, the history and its
+    changes, the waivers seen, the readiness of a prospect."""
+
     findings: list[Finding]
     note: RenderedNote
     history: history_mod.History

@@ -50,6 +50,9 @@ def evaluate_inputs(rulebook: Any, entry: dict[str, Any], engine: Any = None) ->
 
 @dataclass
 class Replay:
+    """A logged decision evaluated again: with the rules of that day, and optionally with
+    today's."""
+
     entry: dict[str, Any]
     replayed: list[dict[str, Any]]
     current: list[dict[str, Any]] | None = None
@@ -57,13 +60,17 @@ class Replay:
 
     @property
     def logged(self) -> list[dict[str, Any]]:
+        """The outcomes as logged, reduced to what replay compares."""
         return [{k: o.get(k) for k in _KEYS} for o in self.entry["outcomes"]]
 
     @property
     def identical(self) -> bool:
+        """Whether the logged rules give the same outcomes again (the decision is reproducible)."""
         return self.logged == self.replayed
 
     def to_dict(self) -> dict[str, Any]:
+        """The replay as JSON: the decision, the logged and replayed outcomes, today's when
+        asked."""
         e = self.entry
         return {
             "decision_id": e["decision_id"],
@@ -87,6 +94,8 @@ def replay(
     record: str | None = None,
     current: RuleSets | None = None,
 ) -> Replay:
+    """Find a decision (by id, or a record's latest) and evaluate its logged inputs again with
+    its logged rule set, and with ``current`` rules when given."""
     entry = find(settings, decision_id, record)
     rulebook = load_ruleset(settings.log_path().parent, entry["rule_set"])
     result = Replay(entry, outcomes_of(evaluate_inputs(rulebook, entry)))
@@ -98,6 +107,8 @@ def replay(
 
 
 def to_text(r: Replay) -> str:
+    """The replay as text: the decision's heading, then one line per rule comparing logged,
+    replayed and current outcomes."""
     e = r.entry
     out = [
         f"decision {e['decision_id']} — {e['record']['name']} ({e['record']['kind']} "

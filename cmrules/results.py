@@ -20,6 +20,9 @@ from .writer import FAILED, FLAGS_ONLY, UNCHANGED, WOULD_WRITE, WRITTEN
 
 @dataclass
 class RecordResult:
+    """One evaluated record: its findings, the signals behind them, the note to write and, once
+    written, how it went."""
+
     subject: Organisation
     kind: str  # company | vendor
     vendors: list[Organisation]
@@ -35,9 +38,11 @@ class RecordResult:
 
     @property
     def risk_level(self) -> str:
+        """The record's risk level, as its flags say."""
         return self.note.flags.risk_level
 
     def to_dict(self, language: str) -> dict[str, Any]:
+        """The record as JSON (``records`` of ``evaluate --format json``), texts in ``language``."""
         return {
             "id": self.subject.id,
             "name": self.subject.name,
@@ -78,6 +83,7 @@ class Tally:
     worst: int = 0
 
     def add(self, r: RecordResult) -> None:
+        """Count a record that is handed on instead of kept."""
         self.records += 1
         self.writes[r.write] = self.writes.get(r.write, 0) + 1
         for f in r.findings:
@@ -91,6 +97,9 @@ class Tally:
 
 @dataclass
 class Report:
+    """A run's result: the records kept (or tallied when streamed), counters, warnings and
+    unmatched helpdesk records."""
+
     as_of: datetime
     language: str
     records: list[RecordResult] = field(default_factory=list)
@@ -100,6 +109,7 @@ class Report:
     streamed: Tally = field(default_factory=Tally)  # records handed on, not kept
 
     def add(self, r: RecordResult, keep: bool = True) -> None:
+        """Keep a record, or only count it (a streamed run)."""
         if keep:
             self.records.append(r)
         else:
@@ -116,10 +126,12 @@ class Report:
         return max([*ranks, self.streamed.worst], default=0)
 
     def count(self, status: str) -> int:
+        """Records with that write status, kept and streamed."""
         kept = sum(1 for r in self.records if r.write == status)
         return kept + self.streamed.writes.get(status, 0)
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as the documented JSON document."""
         return {
             "as_of": self.as_of.isoformat().replace("+00:00", "Z"),
             "language": self.language,
@@ -130,6 +142,7 @@ class Report:
         }
 
     def summary(self) -> dict[str, Any]:
+        """The run's counts with every documented key present (zero when nothing)."""
         sev: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "info": 0}
         waived = 0
         for r in self.records:

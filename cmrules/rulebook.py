@@ -44,6 +44,8 @@ LANGUAGES = ("fr", "en")
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cmp:
+    """A comparison of a signal with a value or a named parameter."""
+
     signal: str
     op: str
     value: int | float | bool | None = None
@@ -52,16 +54,22 @@ class Cmp:
 
 @dataclass(frozen=True)
 class All:
+    """A condition that holds when every item holds."""
+
     items: tuple[Condition, ...]
 
 
 @dataclass(frozen=True)
 class AnyOf:
+    """A condition that holds when at least one item holds."""
+
     items: tuple[Condition, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """A condition that holds when its item does not."""
+
     item: Condition
 
 
@@ -100,6 +108,9 @@ def bind(cond: Condition, params: Mapping[str, Any]) -> Condition:
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule as loaded from its YAML file: id, side, criterion, severity, texts in both
+    languages, parameters and condition."""
+
     id: str
     name: str
     side: str
@@ -126,9 +137,11 @@ class Rule:
 
     @property
     def signals(self) -> list[str]:
+        """The signals its condition reads, in order."""
         return signals_of(self.when)
 
     def condition(self) -> Condition:
+        """The condition with its parameters replaced by their values."""
         return bind(self.when, self.params)
 
     def applies_to(self, subject: str) -> bool:
@@ -146,6 +159,8 @@ class Rule:
 
 @dataclass
 class Rulebook:
+    """The rules in force, in id order."""
+
     rules: list[Rule] = field(default_factory=list)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -155,6 +170,7 @@ class Rulebook:
         return len(self.rules)
 
     def get(self, rule_id: str) -> Rule | None:
+        """The rule with that id, or None."""
         return next((r for r in self.rules if r.id == rule_id), None)
 
     def for_subject(self, subject: str) -> list[Rule]:
@@ -176,6 +192,7 @@ _line = line_of
 
 
 def schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file (shipped with the package)."""
     text = resources.files("cmrules").joinpath("schema/rule-file.schema.json").read_text("utf-8")
     return json.loads(text)
 
@@ -194,6 +211,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 # loading
 # --------------------------------------------------------------------------------------------
 def builtin_rules_dir() -> Path:
+    """Where the built-in rule files are installed."""
     return Path(str(resources.files("cmrules.rules")))
 
 
@@ -206,6 +224,8 @@ def is_test_file(path: Path) -> bool:
 
 
 def rule_files(paths: Iterable[Path | str], problems: list[str] | None = None) -> list[Path]:
+    """The rule files under ``paths`` (directories give their YAML files, test files excluded); a
+    missing path is added to ``problems`` or raised."""
     files: list[Path] = []
     missing = []
     for p in map(Path, paths):

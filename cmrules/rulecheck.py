@@ -30,6 +30,7 @@ MAX_ABS_NUMBER = 10**15  # beyond, numbers are no longer exact once the engine c
 
 
 def schema_message(err: jsonschema.ValidationError) -> str:
+    """A JSON Schema error in words, with how to fix it."""
     if err.validator == "additionalProperties":
         return f"{err.message} — remove it or check its spelling"
     if err.validator == "oneOf" and isinstance(err.instance, dict):
@@ -138,6 +139,7 @@ def condition_shape(when: Any) -> str | None:
 
 
 def check_type(spec: Any, op: str, value: Any, report: Any) -> None:
+    """Report a comparison whose value or operator does not fit the signal's type."""
     if spec.type == "bool":
         if not isinstance(value, bool):
             report(

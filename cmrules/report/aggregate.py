@@ -36,6 +36,7 @@ class Cell:
 
     @property
     def total(self) -> int:
+        """Clients with a result for this criterion."""
         return self.flagged + self.cannot + self.fine + self.waived
 
     def pct(self, state: str) -> int:
@@ -56,6 +57,7 @@ class Cell:
         return 0 if share == 0 else 1 + min(3, int(share * 4))
 
     def to_dict(self) -> dict[str, Any]:
+        """The cell's counts as JSON."""
         return {
             "flagged": self.flagged,
             "cannot_assess": self.cannot,
@@ -79,9 +81,11 @@ class ClientRow:
 
     @property
     def flags(self) -> int:
+        """Open (fired) flags on this client."""
         return sum(1 for f in self.findings if f.status == FIRED)
 
     def to_dict(self, finding_dict: Callable[[Finding], dict[str, Any]]) -> dict[str, Any]:
+        """The client's row as JSON, findings rendered by ``finding_dict``."""
         return {
             "id": self.id,
             "name": self.name,
@@ -93,6 +97,9 @@ class ClientRow:
 
 @dataclass
 class VendorSection:
+    """One vendor's part of the report: its criterion grid, its clients worst first, its own
+    portfolio findings."""
+
     id: str
     name: str
     risk: str  # the vendor record's own risk level
@@ -102,16 +109,21 @@ class VendorSection:
 
     @property
     def open_flags(self) -> int:
+        """Open flags on the vendor record and on all its clients."""
         own = sum(1 for f in self.findings if f.status == FIRED)
         return own + sum(c.flags for c in self.clients)
 
     def risk_counts(self, rows: Sequence[ClientRow]) -> dict[str, int]:
+        """How many of ``rows`` are at each risk level (levels with none left out)."""
         counts = Counter(c.risk for c in rows)
         return {lvl: counts[lvl] for lvl in RISK_LEVELS if counts[lvl]}
 
 
 @dataclass(frozen=True)
 class TopIssue:
+    """A rule flagged across the portfolio: how many records and vendors, for the "top issues"
+    list."""
+
     rule_id: str
     criterion: int
     severity: str
@@ -121,11 +133,15 @@ class TopIssue:
 
     @property
     def weight(self) -> int:
+        """Records flagged times severity: the order of the top issues."""
         return self.records * SEVERITY_RANK[self.severity]
 
 
 @dataclass(frozen=True)
 class Gap:
+    """A missing signal across the portfolio: how many findings and records it leaves unassessed,
+    and how to provide it."""
+
     signal: str
     findings: int  # cannot-assess findings this missing signal takes part in
     records: int
@@ -135,17 +151,23 @@ class Gap:
 
 @dataclass(frozen=True)
 class TrendPoint:
+    """Open flags by severity at one past run, for the trend line."""
+
     as_of: datetime
     flags: dict[str, int]
     vendors: int
 
     @property
     def total(self) -> int:
+        """All open flags at that run."""
         return sum(self.flags.values())
 
 
 @dataclass
 class Portfolio:
+    """The whole report as data: risk counts, vendor sections, top issues, data gaps and trend —
+    rendered to HTML, Markdown, CSV or JSON."""
+
     as_of: datetime
     language: str
     scope: str | None  # the vendor's name for a one-vendor report; None for --all
@@ -164,12 +186,15 @@ class Portfolio:
 
     @property
     def clients(self) -> int:
+        """Client engagements in the report."""
         return sum(len(v.clients) for v in self.vendors)
 
     def since(self, f: Finding) -> str | None:
+        """A finding's "open since" date, only when the source keeps the flag history."""
         return f.open_since if self.open_since_known else None
 
     def finding_dict(self, f: Finding) -> dict[str, Any]:
+        """A finding as JSON in the report's language, with its "open since"."""
         out = f.to_dict(self.language)
         out["open_since"] = self.since(f)
         return out

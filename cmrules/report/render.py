@@ -45,6 +45,7 @@ CSV_COLUMNS = (
 
 
 def render_as(portfolio: Portfolio, fmt: str) -> str:
+    """The report in ``--format`` html, markdown, csv or json."""
     if fmt == "html":
         return to_html(portfolio)
     if fmt == "markdown":
@@ -62,6 +63,9 @@ def render_as(portfolio: Portfolio, fmt: str) -> str:
 # ------------------------------------------------------------------------------------------
 @dataclass
 class VendorView:
+    """A vendor section as the templates show it: the clients in the grid, those hidden, those
+    detailed."""
+
     index: int
     section: Any
     grid: list[ClientRow]
@@ -163,6 +167,8 @@ def _html_env() -> jinja2.Environment:
 
 
 def to_html(p: Portfolio) -> str:
+    """One self-contained HTML page: autoescaped template, inline CSS, and a script allowed by
+    its hash only (Content-Security-Policy)."""
     script = _asset("report.js")
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     csp = (
@@ -189,6 +195,7 @@ def md_escape(value: Any) -> Any:
 
 
 def to_markdown(p: Portfolio) -> str:
+    """The report as Markdown; every value is escaped by the template's ``finalize``."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cmrules.report", "templates"),
         autoescape=False,  # noqa: S701 - Markdown: every value goes through md_escape instead
