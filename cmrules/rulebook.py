@@ -39,9 +39,7 @@ SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
 
 
-# --------------------------------------------------------------------------------------------
-# condition tree
-# --------------------------------------------------------------------------------------------
+# -- condition tree --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cmp:
     """A comparison of a signal with a value or a named parameter."""
@@ -187,10 +185,6 @@ class Rulebook:
         return signal_windows(self.rules)
 
 
-_load_yaml_with_lines = load_with_lines
-_line = line_of
-
-
 def schema() -> dict[str, Any]:
     """The JSON Schema of a rule file (shipped with the package)."""
     text = resources.files("cmrules").joinpath("schema/rule-file.schema.json").read_text("utf-8")
@@ -207,9 +201,7 @@ def _validator() -> jsonschema.Draft202012Validator:
     return _VALIDATOR
 
 
-# --------------------------------------------------------------------------------------------
-# loading
-# --------------------------------------------------------------------------------------------
+# -- loading ---------------------------------------------------------------------------------------
 def builtin_rules_dir() -> Path:
     """Where the built-in rule files are installed."""
     return Path(str(resources.files("cmrules.rules")))
@@ -360,7 +352,7 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | N
         problems.append(f"{path}:1: -: {exc}")
         return []
     try:
-        data, lines = _load_yaml_with_lines(text)
+        data, lines = load_with_lines(text)
     except yaml.YAMLError as exc:
         line = error_line(exc)
         problems.append(f"{path}:{line}: -: invalid YAML: {getattr(exc, 'problem', exc)}")
@@ -383,7 +375,7 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | N
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
             if extra:
                 epath.append(extra[0])
-        line = _line(lines, epath)
+        line = line_of(lines, epath)
         problems.append(f"{path}:{line}: {rule_id_at(epath)}: {schema_message(err)}")
         if len(epath) >= 2 and epath[0] == "rules" and isinstance(epath[1], int):
             bad_rules.add(epath[1])
@@ -393,7 +385,7 @@ def _load_file(path: Path, problems: list[str]) -> list[tuple[Any, str, Rule | N
     out: list[tuple[Any, str, Rule | None]] = []
     for i, raw in enumerate(data["rules"]):
         rid = raw.get("id") if isinstance(raw, dict) else None
-        source = f"{path}:{_line(lines, ('rules', i))}"
+        source = f"{path}:{line_of(lines, ('rules', i))}"
         if i in bad_rules:  # schema problems reported; its semantics cannot be checked
             out.append((rid, source, None))
             continue
@@ -418,7 +410,7 @@ def _build_rule(
         params[WINDOW_PARAM] = window  # declared once, on the signal; config may change it
 
     def report(sub: Sequence[Any], msg: str) -> None:
-        problems.append(f"{path}:{_line(lines, (*at, *sub))}: {rid}: {msg}")
+        problems.append(f"{path}:{line_of(lines, (*at, *sub))}: {rid}: {msg}")
 
     shown_id = rid.encode("unicode_escape").decode("ascii")
     if not RULE_ID.fullmatch(rid):
@@ -496,7 +488,7 @@ def _build_rule(
         when=when,
         message=raw["message"],
         advice=raw["advice"],
-        source=f"{path}:{_line(lines, at)}",
+        source=f"{path}:{line_of(lines, at)}",
         tags=tuple(raw.get("tags") or ()),
         title=raw.get("title"),
         subjects=subjects,

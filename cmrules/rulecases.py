@@ -27,6 +27,8 @@ CASE_KEYS = {"name", "rule", "signals", "params", "expect", "message", "dataset"
 
 @dataclass(frozen=True)
 class Expectation:
+    """What a case expects of one rule: an outcome, and fragments its message must contain."""
+
     rule_id: str
     outcome: str
     fragments: tuple[str, ...] = ()
@@ -34,6 +36,9 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Case:
+    """One rule-test case as read from its file: signal values or a small dataset, parameters,
+    and what is expected."""
+
     name: str
     where: str  # file:line
     expectations: tuple[Expectation, ...]

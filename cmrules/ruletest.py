@@ -48,6 +48,8 @@ from .vocabulary import DEFAULT as VOCABULARY
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One expectation checked: what the case expected of a rule and what the engine gave."""
+
     case: Case
     rule_id: str
     expected: str
@@ -57,9 +59,11 @@ class CaseResult:
 
     @property
     def passed(self) -> bool:
+        """Same outcome, and every expected message fragment found."""
         return self.expected == self.got and not self.missing_fragments
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON (``rules test --format json``)."""
         return {
             "case": self.case.name,
             "where": self.case.where,
@@ -74,11 +78,14 @@ class CaseResult:
 
 @dataclass
 class TestReport:
+    """Every expectation checked in a run, with coverage counted over the rules in scope."""
+
     results: list[CaseResult]
     scope: list[str]  # rule ids coverage is computed on
 
     @property
     def failures(self) -> list[CaseResult]:
+        """The expectations that did not hold."""
         return [r for r in self.results if not r.passed]
 
     def coverage(self) -> dict[str, dict[str, int]]:
@@ -90,6 +97,7 @@ class TestReport:
         return cov
 
     def coverage_percent(self) -> float:
+        """The share of (rule, outcome) pairs in scope that some case expects."""
         cov = self.coverage()
         if not cov:
             return 100.0
@@ -97,6 +105,7 @@ class TestReport:
         return round(100.0 * covered / (len(cov) * len(OUTCOMES)), 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as JSON: counts, results, coverage."""
         return {
             "cases": len({(r.case.where, r.case.name) for r in self.results}),
             "checks": len(self.results),
@@ -116,6 +125,7 @@ class Runner:
         self._engines: dict[Any, Any] = {}
 
     def engine(self, case: Case) -> Any:
+        """The engine for a case's rules and parameters, compiled once per distinct combination."""
         ids = tuple(sorted({e.rule_id for e in case.expectations}))
         key = (ids, repr(sorted((k, sorted(v.items())) for k, v in case.params.items())))
         if key not in self._engines:
@@ -126,6 +136,7 @@ class Runner:
         return self._engines[key]
 
     def run(self, cases: Iterable[Case], rule: str | None = None) -> list[CaseResult]:
+        """Run the cases (only the expectations about ``rule`` when given)."""
         out = []
         for case in cases:
             if rule is not None and all(e.rule_id != rule for e in case.expectations):
@@ -134,6 +145,8 @@ class Runner:
         return out
 
     def run_case(self, case: Case, only: str | None = None) -> list[CaseResult]:
+        """Evaluate one case through the engine, as ``evaluate`` would, and check each of its
+        expectations."""
         engine = self.engine(case)
         got: dict[str, findings_mod.Finding] = {}
         for subject, kind, values in self._subjects(case, engine.rulebook):

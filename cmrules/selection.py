@@ -142,6 +142,7 @@ def select_all(session: Session) -> Selection:
 
 
 def vendors_of(conn: Connector, company_ids: list[str]) -> dict[str, list[str]]:
+    """The vendors of each company, from connectors that can say (others: none known)."""
     try:
         return conn.vendors_of(company_ids)
     except NotImplementedError:

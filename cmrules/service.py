@@ -58,6 +58,9 @@ from .writer import (  # noqa: E402 - re-exported: the write statuses and the wr
 
 @dataclass
 class Session:
+    """An opened configuration: the connector, the rules and engines per profile, and the run's
+    counters."""
+
     config: config_mod.Config
     rulesets: RuleSets  # the rulebook and engine of each profile
     connector: Connector
@@ -97,9 +100,11 @@ class Session:
 
     @property
     def engine(self) -> Any:
+        """The default profile's engine."""
         return self.rulesets.engine(DEFAULT)
 
     def close(self) -> None:
+        """Close the connector (database, HTTP sessions)."""
         self.connector.close()
 
 
@@ -129,6 +134,8 @@ def open_session(
     rules_paths: Iterable[str] | None = None,
     connector: Connector | None = None,
 ) -> Session:
+    """Load the config (``config_path`` or the usual places), the rules and the connector it
+    names, ready to evaluate."""
     cfg = config_mod.load(config_mod.find_config(config_path))
     paths = list(rules_paths) if rules_paths else cfg.rule_paths()
     rulesets = RuleSets(
@@ -155,9 +162,7 @@ def open_session(
     return Session(cfg, rulesets, conn, context, vocabulary=vocabulary)
 
 
-# ------------------------------------------------------------------------------------------
-# evaluation
-# ------------------------------------------------------------------------------------------
+# -- evaluation ----------------------------------------------------------------------------------
 def evaluate_dataset(
     session: Session,
     ds: Dataset,
@@ -381,9 +386,7 @@ def _record(state_path: Path, as_of: datetime, command: str, results: Any) -> No
     )
 
 
-# ------------------------------------------------------------------------------------------
-# sync
-# ------------------------------------------------------------------------------------------
+# -- sync ----------------------------------------------------------------------------------------
 def sync(
     session: Session,
     *,
@@ -476,6 +479,7 @@ def sync(
 
 
 def list_notes(session: Session, ref: str, kind: OrgKind) -> tuple[Organisation, list[Any]]:
+    """The record and the notes cmrules wrote on it, newest first (``cmrules notes``)."""
     subject = resolve(session.connector, ref, kind)
     return subject, session.connector.notes(subject)
 

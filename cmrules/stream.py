@@ -28,6 +28,7 @@ CHUNK = 500  # clients loaded, evaluated and handed on at a time
 
 
 def can_stream(conn: Connector) -> bool:
+    """Whether the connector can list a vendor's clients, which streaming needs."""
     return callable(getattr(conn, "clients_of", None))
 
 

@@ -32,6 +32,9 @@ _WORDS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class Task:
+    """A data-gap task for a record's owner, in the record's language, recognisable by its
+    fingerprint."""
+
     subject_id: str
     fingerprint: str
     title: str
@@ -41,6 +44,8 @@ class Task:
 
 
 def task_fingerprint(subject_id: str, gaps: tuple[str, ...]) -> str:
+    """Same record and same gaps, same fingerprint: the task is created once and completed when
+    the gaps change."""
     raw = subject_id + "|" + "|".join(sorted(gaps))
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 

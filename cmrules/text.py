@@ -54,6 +54,7 @@ def count(n: float, one: str, other: str, language: str) -> str:
 
 
 def percent(rate: float, language: str) -> str:
+    """``25%`` / ``25 %`` (a narrow no-break space in French), no decimals."""
     text = f"{rate * 100:.0f}"
     return f"{text}{NNBSP}%" if language == "fr" else f"{text}%"
 
@@ -102,4 +103,5 @@ def typography(text: str, language: str) -> str:
 
 
 def capitalise(text: str) -> str:
+    """The first letter in upper case, the rest untouched."""
     return text[:1].upper() + text[1:]

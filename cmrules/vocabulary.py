@@ -113,6 +113,7 @@ def fold(text: str) -> str:
 
 
 def keyword_re(keywords: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching any of the keywords as whole words (longest first), or None."""
     words = sorted({fold(k).strip() for k in keywords if k and k.strip()}, key=len, reverse=True)
     if not words:
         return None
@@ -130,6 +131,9 @@ def _role(where: str, value: Any) -> Role:
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """The core's vocabulary: role labels, job titles, and the keywords that classify activities
+    and proposal statuses."""
+
     role_labels: Mapping[str, Role]
     job_titles: Mapping[str, tuple[tuple[Role, re.Pattern[str]], ...]]
     patterns: Mapping[str, re.Pattern[str]]
@@ -187,9 +191,11 @@ class Vocabulary:
 
     # -- roles ---------------------------------------------------------------------------------
     def roles_from_labels(self, labels: Iterable[str]) -> set[Role]:
+        """The roles named by CRM labels (e.g. a HubSpot association label)."""
         return {r for r in (self.role_labels.get(fold(x).strip()) for x in labels) if r}
 
     def roles_from_title(self, side: str, job_title: str | None) -> set[Role]:
+        """The roles a job title implies on this side (company or vendor)."""
         if not job_title:
             return set()
         folded = fold(job_title)
@@ -208,6 +214,7 @@ class Vocabulary:
         return None
 
     def tags_of(self, text: str) -> set[str]:
+        """``strategy`` and ``onboarding`` tags found in an activity's text."""
         folded = fold(text)
         tags = set()
         if self.patterns["strategy_pattern"].search(folded):
@@ -231,6 +238,8 @@ class Vocabulary:
         return "proposed"
 
     def classify(self, a: Activity) -> Activity:
+        """The activity with its kind, proposal status and tags read from its text when the
+        source left them plain."""
         kind = a.kind
         if kind in _PLAIN:
             kind = self.kind_of(a.title, a.body) or kind
@@ -243,6 +252,7 @@ class Vocabulary:
         return replace(a, kind=kind, status=status, tags=frozenset(tags))
 
     def infer(self, c: Contact, side: str) -> Contact:
+        """The contact with roles from its job title when the source gave none."""
         if c.roles:
             return c
         roles = self.roles_from_title(side, c.job_title)

@@ -37,6 +37,9 @@ _SPLIT = re.compile(r"[\s,;]+")
 
 @dataclass(frozen=True)
 class Waiver:
+    """One acknowledged rule on a record (or any record matching a pattern) until a date, with
+    where it came from and, when invalid, why."""
+
     rule_id: str
     until: date | None
     reason: str
@@ -55,9 +58,11 @@ class Waiver:
 
     @property
     def valid(self) -> bool:
+        """Whether it can be applied (no problem found)."""
         return self.problem is None
 
     def to_dict(self) -> dict[str, Any]:
+        """The waiver as JSON (``cmrules waivers --format json``); ``problem`` in English."""
         return {
             "rule_id": self.rule_id,
             "record": self.record,
@@ -73,6 +78,8 @@ class Waiver:
         }
 
     def matches(self, f: Finding, vendor_names: Mapping[str, str]) -> bool:
+        """Whether it covers this finding: same rule, the record (id, or name pattern from
+        config) and the vendor when one is named."""
         if f.rule_id != self.rule_id:
             return False
         if self.record is not None and self.origin == "config":
@@ -206,6 +213,8 @@ def apply(
 
 
 def waive(f: Finding, w: Waiver) -> Finding:
+    """The finding shown as waived: status ``waived``, the waiver's details, and a fingerprint
+    that changes with the until date."""
     assert w.until is not None
     info = {
         "reason": w.reason,

@@ -1,7 +1,7 @@
-"""Every public class, function and method a connector author reads says what it does in a
-docstring: the connector packages and the library they use (interface, model, HTTP policy,
-paging, settings schema, contract kit, errors, helpdesk pairing, value parsing).  The rest
-of the core is not checked yet."""
+"""Every public class, function and method in ``cmrules/`` says what it does (and why, when
+that is not obvious) in a docstring: the connector packages, the library they use, and the core
+(rules, signals, engine, findings, notes, output, service, CLI, report).  Methods that implement
+a documented interface (:data:`OVERRIDES`) inherit their base class's description."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ PACKAGE = Path(cmrules.__file__).resolve().parent
 def undocumented(path: Path) -> list[str]:
     """``file:line name`` of each public definition without a docstring."""
     tree = ast.parse(path.read_text("utf-8"))
+    where = path.relative_to(PACKAGE) if path.is_relative_to(PACKAGE) else path.name
     missing = []
 
     def visit(node: ast.AST, prefix: str, in_function: bool) -> None:
@@ -29,7 +30,7 @@ def undocumented(path: Path) -> list[str]:
                 public = not name.startswith("_") and not in_function and not setter
                 overrides = isinstance(child, ast.FunctionDef) and name in OVERRIDES
                 if public and not overrides and ast.get_docstring(child) is None:
-                    missing.append(f"{path.relative_to(PACKAGE)}:{child.lineno} {prefix}{name}")
+                    missing.append(f"{where}:{child.lineno} {prefix}{name}")
                 # inside a function or a private class, nothing is public
                 inner = in_function or not isinstance(child, ast.ClassDef) or name.startswith("_")
                 visit(child, f"{prefix}{name}.", inner)
@@ -42,24 +43,22 @@ def undocumented(path: Path) -> list[str]:
 OVERRIDES = {"retry_delay", "error_message", "auth_hint", "emit", "filter", "format"}
 
 
-#: what a connector author reads: every public definition documented
-CHECKED = [
-    "connectors",
-    "connector.py",
-    "connector_settings.py",
-    "errors.py",
-    "http.py",
-    "model.py",
-    "paging.py",
-    "sources.py",
-    "testing.py",
-    "values.py",
-]
-
-
-def test_connector_facing_code_has_docstrings():
-    files = [p for c in CHECKED for p in sorted((PACKAGE / c).rglob("*.py"))] + [
-        PACKAGE / c for c in CHECKED if c.endswith(".py")
-    ]
-    missing = [m for p in files if p.suffix == ".py" for m in undocumented(p)]
+def test_every_public_definition_has_a_docstring():
+    files = sorted(PACKAGE.rglob("*.py"))
+    assert len(files) > 100  # the whole package, connectors included
+    missing = [m for p in files for m in undocumented(p)]
     assert not missing, f"{len(missing)} without a docstring:\n" + "\n".join(missing)
+
+
+def test_the_check_finds_an_undocumented_definition(tmp_path):
+    """The check itself: a public function, class and method without a docstring are listed;
+    private names, nested functions and documented definitions are not."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "def shown(): pass\n\ndef _hidden(): pass\n\n"
+        "class Kept:\n    def method(self): pass\n\n"
+        'def told():\n    """Says what."""\n    def inner(): pass\n',
+        "utf-8",
+    )
+    found = [m.split(" ")[1] for m in undocumented(probe)]
+    assert found == ["shown", "Kept", "Kept.method"]

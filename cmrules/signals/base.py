@@ -35,6 +35,8 @@ class Reason:
     what: tuple[str, ...] = ()  # NOT_RECORDED: what is not recorded (see WHAT_LABELS)
 
     def to_dict(self) -> dict[str, Any]:
+        """The reason as JSON: its code, and what it needs (days observed, what the source does
+        not record)."""
         out: dict[str, Any] = {"code": self.code}
         if self.code == TOO_EARLY:
             out.update(observed_days=self.observed_days, needed_days=self.needed_days)
@@ -45,6 +47,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class SignalValue:
+    """A signal's value for one record, with the records it counted, or why it is unknown."""
+
     value: int | float | bool | None
     records: tuple[Ref, ...] = ()
     reason: Reason | None = None  # only when value is None
@@ -52,6 +56,7 @@ class SignalValue:
 
     @property
     def known(self) -> bool:
+        """Whether the value could be computed."""
         return self.value is not None
 
 
@@ -59,10 +64,12 @@ UNKNOWN = SignalValue(None, reason=Reason(MISSING))
 
 
 def too_early(observed: int, needed: int) -> SignalValue:
+    """Unknown because fewer days are observed than the window needs: "too early to judge"."""
     return SignalValue(None, reason=Reason(TOO_EARLY, observed_days=observed, needed_days=needed))
 
 
 def not_recorded(source: str, *what: str) -> SignalValue:
+    """Unknown because ``source`` does not record that kind of data: absence is not evidence."""
     return SignalValue(None, reason=Reason(NOT_RECORDED, source=source, what=what))
 
 
@@ -84,6 +91,9 @@ WHAT_LABELS: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class SignalSpec:
+    """A registered signal: its subject, type, documentation, how to provide its data, and its
+    function."""
+
     name: str
     subject: Subject
     type: SignalType
@@ -139,6 +149,8 @@ class SignalSettings:
     windows: Mapping[str, int] = field(default_factory=dict)
 
     def window(self, name: str) -> int:
+        """The observation window of a signal in days (the rules' request, else the signal's
+        default)."""
         spec = REGISTRY[name]
         return int(self.windows.get(name) or spec.window_days or 0)
 

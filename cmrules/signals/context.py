@@ -39,6 +39,7 @@ class Window:
     full: bool  # the whole configured window was observed
 
     def holds(self, when: datetime | None, as_of: datetime) -> bool:
+        """Whether an instant falls inside the window, up to ``as_of``."""
         return when is not None and self.start <= when <= as_of
 
 
@@ -63,18 +64,22 @@ class CompanyContext:
 
     @property
     def coverage(self) -> Coverage:
+        """What the company's sources record (absence counts as evidence only there)."""
         return self.ds.coverage
 
     @cached_property
     def contacts(self) -> list[Contact]:
+        """The company's own contacts."""
         return self.ds.contacts_of(self.company.id)
 
     @cached_property
     def vendor_contacts(self) -> list[Contact]:
+        """The vendor's people."""
         return self.ds.contacts_of(self.vendor.id)
 
     @cached_property
     def activities(self) -> list[Activity]:
+        """Activities between the company and this vendor up to ``as_of``."""
         return [
             a
             for a in self.ds.activities_between(self.company.id, self.vendor.id)
@@ -83,9 +88,11 @@ class CompanyContext:
 
     @property
     def tracked(self) -> bool:
+        """Whether anything at all was recorded between them."""
         return bool(self.activities)
 
     def attr(self, name: str) -> Any:
+        """An attribute of the engagement, else of the company."""
         if self.engagement is not None and self.engagement.attributes.get(name) is not None:
             return self.engagement.attributes[name]
         return self.company.attributes.get(name)
@@ -95,9 +102,11 @@ class CompanyContext:
         return Ref("engagement", f"{self.company.id}:{self.vendor.id}", field)
 
     def of_kind(self, *kinds: ActivityKind) -> list[Activity]:
+        """The activities of those kinds."""
         return [a for a in self.activities if a.kind in kinds]
 
     def meetings_held(self) -> list[Activity]:
+        """Meetings that took place (cancelled or missed ones left out)."""
         return [
             a
             for a in self.of_kind(ActivityKind.MEETING)
@@ -105,6 +114,7 @@ class CompanyContext:
         ]
 
     def days_since_start(self) -> int | None:
+        """Days since the engagement started, or None when unknown or not started at ``as_of``."""
         if self.engagement is None or self.engagement.started_at is None:
             return None
         if self.engagement.started_at > self.as_of:  # not started yet at as_of: no history
@@ -155,6 +165,8 @@ class CompanyContext:
         return not_recorded(self.coverage.source, *(k.value for k in kinds))
 
     def tickets_recorded(self) -> bool:
+        """Whether a helpdesk records this company's tickets (their absence then means no
+        ticket)."""
         return self.coverage.records(ActivityKind.TICKET) and bool(
             self.company.attributes.get("has_ticket_data")
         )
@@ -177,6 +189,7 @@ class VendorContext:
 
     @property
     def coverage(self) -> Coverage:
+        """What the vendor's sources record."""
         return self.ds.coverage
 
     @cached_property
@@ -191,6 +204,7 @@ class VendorContext:
 
     @cached_property
     def activities(self) -> list[Activity]:
+        """The activities of all the vendor's active clients."""
         return [a for c in self.clients for a in c.activities]
 
     def window(self, name: str) -> Window | None:
@@ -228,18 +242,22 @@ def count_in_window(window: Window | None, hits: Sequence[Activity], full_days: 
 
 
 def per_month(count: int, window: Window) -> float:
+    """A count over the window as a monthly rate (two decimals)."""
     return round(count * DAYS_PER_MONTH / max(window.days, 1), 2)
 
 
 def ref_of(c: Contact) -> Ref:
+    """A contact as evidence."""
     return Ref("contact", c.id, c.name)
 
 
 def aref(a: Activity) -> Ref:
+    """An activity as evidence."""
     return Ref(a.kind.value, a.id, a.title)
 
 
 def with_role(contacts: Sequence[Contact], role: Role) -> list[Contact]:
+    """The contacts holding ``role``."""
     return [c for c in contacts if role in c.roles]
 
 
@@ -286,14 +304,18 @@ class ProspectContext(CompanyContext):
         ]
 
     def days_since_start(self) -> int | None:
+        """Always None: a prospect has no engagement yet."""
         return None  # nothing started: no engagement yet
 
     @cached_property
     def observed_from(self) -> datetime | None:
+        """The first recorded activity of the sales process: a prospect is observed from there."""
         stamps = [a.timestamp for a in self.activities if a.timestamp is not None]
         return min(stamps) if stamps else None
 
     def window(self, name: str) -> Window | None:
+        """The observed window; once a meeting was held, a count of leadership meetings is a
+        fact, not "too early"."""
         seen = super().window(name)
         if seen is None or not self.meetings_held():
             return seen

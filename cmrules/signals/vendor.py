@@ -229,6 +229,7 @@ def strategy_reviews_365d(ctx: CompanyContext) -> SignalValue:
 
 
 def proposals_in_window(ctx: CompanyContext, window: Window) -> list[Activity]:
+    """The vendor's proposals (not the company's) dated inside the window."""
     return [
         a
         for a in ctx.of_kind(ActivityKind.PROPOSAL)
