@@ -20,6 +20,7 @@ wrote (crash safety).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 from collections.abc import Mapping, Sequence
@@ -93,7 +94,9 @@ def gaps(findings: Sequence[Finding], language: str) -> tuple[int, list[str]]:
     return points, fields
 
 
+@functools.lru_cache(maxsize=1024)
 def _t(text: str, lang: str) -> str:
+    """Typography of a label template (a few dozen per language: computed once each)."""
     return tx.typography(text, lang)
 
 
