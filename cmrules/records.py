@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from . import flaghistory as history_mod
@@ -62,15 +63,29 @@ class Policy:
             )
         return policy
 
-    @property
+    @cached_property
     def rule_ids(self) -> list[str]:
         """The ids of the rules in force (waivers naming another id are reported)."""
         return [r.id for r in self.rulebook]
 
-    @property
+    @cached_property
     def titles(self) -> dict[str, dict[str, str]]:
-        """Each rule's short title in both languages, for the "since the last note" line."""
+        """Each rule's short title in both languages, for the "since the last note"
+        line (built once per run, not once per record)."""
         return {r.id: {lang: r.short(lang) for lang in ("fr", "en")} for r in self.rulebook}
+
+    @cached_property
+    def _config_by_rule(self) -> dict[str, list[tuple[int, waivers_mod.Waiver]]]:
+        index: dict[str, list[tuple[int, waivers_mod.Waiver]]] = {}
+        for n, w in enumerate(self.config_waivers):
+            index.setdefault(w.rule_id, []).append((n, w))
+        return index
+
+    def config_waivers_for(self, rule_ids: Iterable[str]) -> list[waivers_mod.Waiver]:
+        """The config waivers of these rules, in config order (a waiver of another rule never
+        matches: a record's findings are not compared with every waiver of the config)."""
+        found = [x for rid in rule_ids for x in self._config_by_rule.get(rid, ())]
+        return [w for _, w in sorted(found, key=lambda x: x[0])]
 
     def record_waivers(self, subject: Organisation) -> list[waivers_mod.Waiver]:
         """The waivers filled in on the record itself (CRM fields, local rows)."""
@@ -118,8 +133,9 @@ def finish(
     readiness verdict with the questions for the next meeting (:mod:`cmrules.readiness`)."""
     own = policy.record_waivers(subject)
     names = {v.id: v.name for v in vendors}
-    relevant = [w for w in policy.config_waivers if any(w.matches(f, names) for f in found)]
-    findings = waivers_mod.apply(found, [*own, *policy.config_waivers], names)
+    pool = policy.config_waivers_for({f.rule_id for f in found})
+    relevant = [w for w in pool if any(w.matches(f, names) for f in found)]
+    findings = waivers_mod.apply(found, [*own, *pool], names)
     previous = history_mod.loads(subject.writeback.get("history"))
     vendor_ids = [v.id for v in vendors] if subject.kind.value == "company" else None
     hist, changes = history_mod.update(previous, findings, policy.as_of, vendor_ids=vendor_ids)
