@@ -163,9 +163,9 @@ def finish(
         changes=changes,
         titles=policy.titles,
         readiness=ready,
+        task=task,
+        tasks_on=policy.tasks,
     )
-    if policy.tasks:
-        note = replace(note, task=task, tasks_on=True)
     return Outcome(findings, note, hist, changes, [*own, *relevant], language, ready)
 
 

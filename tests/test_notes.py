@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cmrules import notes
@@ -88,3 +89,18 @@ def test_long_notes_are_truncated_with_a_count(rulebook):
 def test_no_findings_note(rulebook):
     note = notes.render(Organisation("c1", "Acme", OrgKind.COMPANY), [], language="fr", as_of=AS_OF)
     assert note.text.startswith("Aucun point ouvert.") and note.flags.risk_level == "none"
+
+
+def test_bodies_are_rendered_when_first_read_and_survive_a_copy(rulebook):
+    # a record that is not written (unchanged, --no-write) never pays for its note's bodies;
+    # one that is gets exactly the note an eager rendering gives
+    org = Organisation("c1", EVIL, OrgKind.COMPANY)
+    values = {"directing_contacts": SignalValue(2, (Ref("contact", "p1", "Ann"),))}
+    note = notes.render(org, [finding(rulebook, "CMR001", values)], language="fr", as_of=AS_OF)
+    assert "text" not in vars(note) and "html" not in vars(note)
+    assert note.flags.fingerprint == note.fingerprint and note.flags.rule_ids == ("CMR001",)
+    text, html = note.text, note.html
+    assert text.endswith("cmrules:" + note.fingerprint) and html.startswith("<p><strong>")
+    other = Organisation("c2", "Autre", OrgKind.COMPANY)
+    copy = replace(note, subject=other)  # as a helpdesk companion writes it
+    assert (copy.subject, copy.text, copy.html) == (other, text, html)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from ..readiness import WORDS as READY_WORDS
 from ..readiness import Readiness
 from ..redact import one_line
 from ..signals import MISSING
+from ..tasks import Task
 from .words import LABELS, LANGUAGE_VALUES
 
 MAX_NOTE_CHARS = 65_536
@@ -113,18 +114,77 @@ def render(
     titles: Mapping[str, Mapping[str, str]] | None = None,
     limit: int = MAX_NOTE_CHARS,
     readiness: Readiness | None = None,
+    task: Task | None = None,
+    tasks_on: bool = False,
 ) -> RenderedNote:
     """Render the note (HTML and plain text) and the flag values for one record.
 
     ``history``/``changes`` come from :func:`cmrules.history.update`; without them the note
     has no "since the last note" line and no dates.  ``titles`` names resolved rules.
     ``readiness`` (a prospect): the verdict line is the readiness verdict, and the questions
-    for the next meeting replace the data-gap line.
+    for the next meeting replace the data-gap line.  ``task``/``tasks_on``: the record's
+    data-gap task (:mod:`cmrules.tasks`).  The bodies are rendered when first read.
     """
-    lab = LABELS[language]
     ordered = sort_findings(findings)
     fp = note_fingerprint(ordered, language)
     level = risk_level(ordered)
+    fired = [f for f in ordered if f.status == FIRED]
+    points, fields = gaps(ordered, language)
+    flags = Flags(
+        risk_level=level,
+        rule_ids=tuple(sorted({f.rule_id for f in fired})),
+        evaluated_at=as_of,
+        fingerprint=fp,
+        history=history.dumps() if history is not None else "",
+        readiness=readiness.level if readiness is not None else "",
+        open_questions=len(readiness.questions) if readiness is not None else 0,
+    )
+
+    def bodies() -> tuple[str, str]:
+        return _bodies(subject, ordered, fp, level, language, vendor, vendors, history,
+                       changes, titles or {}, limit, readiness, (points, fields))  # fmt: skip
+
+    return _Note(bodies, subject=subject, fingerprint=fp, flags=flags, language=language,
+                 gaps=tuple(fields), task=task, tasks_on=tasks_on)  # fmt: skip
+
+
+class _Note(RenderedNote):
+    """A :class:`RenderedNote` whose bodies (text and HTML) are rendered when first read: a
+    record that is not written (unchanged, ``--no-write``, a JSON listing) never pays for
+    them.  Everything else (fingerprint, flags, gaps) is computed up front."""
+
+    def __init__(self, bodies: Callable[[], tuple[str, str]] | None = None, **fields: Any):
+        object.__setattr__(self, "_make", bodies)
+        for name, value in fields.items():  # all of them when built by dataclasses.replace
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:  # only called for what is not set: the bodies
+        if name not in ("text", "html") or self._make is None:
+            raise AttributeError(name)
+        text, html_body = self._make()
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "html", html_body)
+        object.__setattr__(self, "_make", None)  # its findings and history can go
+        return text if name == "text" else html_body
+
+
+def _bodies(
+    subject: Organisation,
+    ordered: Sequence[Finding],
+    fp: str,
+    level: str,
+    language: str,
+    vendor: Organisation | None,
+    vendors: Sequence[Organisation],
+    history: History | None,
+    changes: Changes | None,
+    titles: Mapping[str, Mapping[str, str]],
+    limit: int,
+    readiness: Readiness | None,
+    gap_fields: tuple[int, list[str]],
+) -> tuple[str, str]:
+    """The note's (text, HTML)."""
+    lab = LABELS[language]
     fired = [f for f in ordered if f.status == FIRED]
     waived = [f for f in ordered if f.status == WAIVED]
     # CRM text: one line, no control character
@@ -136,7 +196,7 @@ def render(
         else _ready_verdict(readiness, language)
     ]
     if changes is not None and (changes or (history is not None and history.log)):
-        lines.append(_since(changes, history, language, titles or {}, names))
+        lines.append(_since(changes, history, language, titles, names))
     blocks: list[list[tuple[str, str]]] = []
     groups = _by_vendor(subject, [*fired, *waived], vendor, names)
     for vname, items in groups:
@@ -145,7 +205,7 @@ def render(
             if vname is not None and i == 0:
                 block.append(_plain(_t(lab["vendor"], language).format(name=vname)))
             blocks.append(block + _flag_lines(f, history, language))
-    points, fields = gaps(ordered, language)
+    points, fields = gap_fields
     tail: list[tuple[str, str]] = []
     if readiness is not None:
         tail.extend(_questions(readiness, language))
@@ -159,18 +219,7 @@ def render(
                 )
             )
         )
-    footer = f"{FOOTER_PREFIX}{fp}"
-    text_body, html_body = _fit(lines, blocks, tail, footer, limit, language)
-    flags = Flags(
-        risk_level=level,
-        rule_ids=tuple(sorted({f.rule_id for f in fired})),
-        evaluated_at=as_of,
-        fingerprint=fp,
-        history=history.dumps() if history is not None else "",
-        readiness=readiness.level if readiness is not None else "",
-        open_questions=len(readiness.questions) if readiness is not None else 0,
-    )
-    return RenderedNote(subject, fp, html_body, text_body, flags, language, tuple(fields))
+    return _fit(lines, blocks, tail, f"{FOOTER_PREFIX}{fp}", limit, language)
 
 
 # --------------------------------------------------------------------------------------------
