@@ -87,7 +87,7 @@ def test_load_fills_the_canonical_model(zd):
 
 
 def test_metrics_read_in_bulk_once(zd):
-    conn = make()
+    conn = make({"ticket_metrics": "bulk"})
     conn.load(["100"])
     assert zd.calls("GET", "/api/v2/ticket_metrics") == ["/api/v2/ticket_metrics"]
     assert not zd.calls("GET", "/api/v2/tickets/")
@@ -96,13 +96,13 @@ def test_metrics_read_in_bulk_once(zd):
 def test_bulk_metrics_stop_once_every_ticket_is_covered(zd):
     for tid in range(2000, 2010):  # other tickets' metrics, sorted after ours
         zd.metrics[tid] = {"id": tid, "ticket_id": tid, "replies": 1}
-    conn = make({"page_size": 2})
+    conn = make({"page_size": 2, "ticket_metrics": "bulk"})
     conn.load(["100"], ["200"])
     # tickets 1000 and 1002 have metrics on page 1; 1001 has none, so paging goes on to the end
     assert len(zd.calls("GET", "/api/v2/ticket_metrics")) == 7
     zd.log.clear()
     del zd.tickets[1001]
-    make({"page_size": 2}).load(["100"], ["200"])
+    make({"page_size": 2, "ticket_metrics": "bulk"}).load(["100"], ["200"])
     assert len(zd.calls("GET", "/api/v2/ticket_metrics")) == 1
 
 
@@ -113,18 +113,6 @@ def test_per_ticket_metrics_mode(zd):
     ]
     by_id = {a.id: a for a in data.activities}
     assert by_id["1000"].first_reply_minutes == 30.0 and by_id["1001"].replies is None
-
-
-def test_auto_metrics_mode_picks_per_ticket_for_few_tickets(zd):
-    make({"ticket_metrics": "auto"}).load(["100"], ["200"])  # 3 tickets
-    assert len(zd.calls("GET", "/api/v2/tickets/")) == 3
-    assert not zd.calls("GET", "/api/v2/ticket_metrics")
-    zd.log.clear()
-    for tid in range(3000, 3010):
-        zd.ticket(tid, 200, 11, {"replies": 1})
-    make({"ticket_metrics": "auto"}).load(["100"], ["200"])  # 13 tickets
-    assert zd.calls("GET", "/api/v2/ticket_metrics") == ["/api/v2/ticket_metrics"]
-    assert not zd.calls("GET", "/api/v2/tickets/")
 
 
 def test_cursor_paging_follows_links_next_and_never_offsets(zd, rsps):

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import responses
 
+from .account import FILLER_ORG, Lazy, LiveAccount
 from .common import AUTH, BASE, CLIENT_ID, CLIENT_SECRET
 from .oauth import OAuthServer
 
@@ -25,9 +27,10 @@ class Failure:
     content_type: str = "text/plain"
 
 
-class FakeZendesk(OAuthServer):
+class FakeZendesk(OAuthServer, LiveAccount):
     def __init__(self, rsps: responses.RequestsMock, base: str = BASE):
         self.base = base
+        self._live_init()
         self.orgs: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.members: dict[int, list[int]] = {}  # org id -> user ids
@@ -91,6 +94,7 @@ class FakeZendesk(OAuthServer):
             "user_fields": kw.pop("user_fields", {}),
             "tags": kw.pop("tags", []),
             "active": True,
+            "updated_at": kw.pop("updated_at", "2024-01-02T00:00:00Z"),
         }
         user.update(kw)
         self.users[uid] = user
@@ -134,7 +138,7 @@ class FakeZendesk(OAuthServer):
                 return f.status, {"Content-Type": f.content_type, **f.headers}, f.body
         return None
 
-    def _page(self, path: str, query: dict[str, str], key: str, items: list[dict[str, Any]]):
+    def _page(self, path: str, query: dict[str, str], key: str, items: Sequence, side=None):
         if "page[size]" not in query:  # offset paging must not be used
             return self._json(400, {"error": "InvalidPaginationParameter"})
         size = int(query["page[size]"])
@@ -151,6 +155,8 @@ class FakeZendesk(OAuthServer):
             "meta": {"has_more": more, "after_cursor": after, "before_cursor": None},
             "links": {"next": f"{self.base}{path}?{urlencode(nxt_q)}" if more else None},
         }
+        if side is not None:
+            body.update(side(chunk))
         return self._json(200, body)
 
     # -- handlers -----------------------------------------------------------------------------
@@ -191,17 +197,30 @@ class FakeZendesk(OAuthServer):
             users = [self.users[u] for u in self.members.get(int(m[1]), [])]
             return self._page(path, query, "users", users)
         if m := re.fullmatch(r"/api/v2/organizations/(\d+)/tickets", path):
-            ts = [t for t in self.tickets.values() if t["organization_id"] == int(m[1])]
-            return self._page(path, query, "tickets", sorted(ts, key=lambda t: t["id"]))
-        if path == "/api/v2/ticket_metrics":
-            return self._page(
-                path, query, "ticket_metrics", [self.metrics[t] for t in sorted(self.metrics)]
+            ts: Sequence = sorted(
+                (t for t in self.tickets.values() if t["organization_id"] == int(m[1])),
+                key=lambda t: t["id"],
             )
+            if int(m[1]) == FILLER_ORG:
+                ts = Lazy(self.filler_tickets, self.filler_ticket)
+            side = None
+            if self.sideload_org_tickets and "metric_sets" in query.get("include", "").split(","):
+                side = self.sideload
+            return self._page(path, query, "tickets", ts, side)
+        if path == "/api/v2/tickets/show_many":
+            return self._json(*self.show_many(query))
+        if path == "/api/v2/ticket_metrics":
+            return self._page(path, query, "ticket_metrics", self.all_metrics())
         if m := re.fullmatch(r"/api/v2/tickets/(\d+)/metrics", path):
-            metric = self.metrics.get(int(m[1]))
+            metric = self.metric_by_id(int(m[1]))
             if metric is None:
                 return self._json(404, {"error": "RecordNotFound", "description": "Not found"})
             return self._json(200, {"ticket_metric": metric})
+        if path == "/api/v2/incremental/organizations" and not self.org_export:
+            return self._json(200, self.live_org_export(path, query))
+        m = re.fullmatch(r"/api/v2/incremental/(tickets|users)/cursor\.json", path)
+        if m and not (self.ticket_export if m[1] == "tickets" else self.user_export):
+            return self._json(200, self.live_cursor_export(m[1], query))
         if path == "/api/v2/incremental/organizations":
             idx = int(query.get("page", "0"))
             page = dict(self.org_export[idx])
@@ -234,7 +253,7 @@ class FakeZendesk(OAuthServer):
         org = self.orgs[int(m[1])]
         for key, value in body.items():  # wholesale replacement, as Zendesk does
             org[key] = value
-        org["updated_at"] = "2024-05-01T00:00:00Z"
+        org["updated_at"] = self.stamp()
         if self.crash_after_next_put is not None:
             crash, self.crash_after_next_put = self.crash_after_next_put, None
             raise crash("killed after the PUT landed")

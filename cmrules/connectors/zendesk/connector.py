@@ -6,6 +6,8 @@
 ``streams``     cursor-paged raw reads, organisations cached, incremental exports
 ``mappers``     raw records -> canonical model (pure)
 ``reader``      vendors, the companies naming them, users and tickets, as a Dataset
+``metrics``     ticket metrics at the fewest calls (side-loaded, show_many, per ticket)
+``ownwrites``   digests of what cmrules wrote, so a sync does not read it back
 ``blocks``      cmrules' marker-delimited block in ``notes`` and its tags (pure)
 ``writer``      one read-merge-write PUT per changed organisation
 ``setup``       nothing to create
@@ -20,7 +22,11 @@ Reads (see ``docs/zendesk.md`` for every setting):
   ``<vendor_link_tag_prefix><ref>`` (default ``cm_vendor_<external id | id | name slug>``);
 * **contacts** are the users of those organisations, with roles from the ``role_field`` user
   field and ``role_tag_prefix`` user tags, mapped through ``roles`` onto canonical roles;
-* **activities** are the tickets of each client company, with reply metrics read in bulk.
+* **activities** are the tickets of each client company, with reply metrics side-loaded
+  (:mod:`.metrics`).
+
+Sync: an organisation exactly as cmrules' own last write left it is no change
+(:mod:`.ownwrites`).
 """
 
 from __future__ import annotations
@@ -43,11 +49,13 @@ from cmrules.connector import (
 )
 from cmrules.errors import AuthError, ConfigError
 from cmrules.model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
+from cmrules.paths import state_dir
 from cmrules.sources import Helpdesk, MatchCandidate
 
 from .auth import complete_login, credential_lines, login_request
 from .client import make_client
 from .mappers import ZendeskMapper
+from .ownwrites import OwnWrites
 from .reader import ZendeskReader
 from .settings import API, SCHEMA, SETTINGS_KEYS, parse_settings
 from .setup import setup_lines
@@ -93,8 +101,19 @@ class ZendeskConnector(Connector, Helpdesk):
         self._warned: set[str] = set()
         self.streams = ZendeskStreams(self.client, self.options)
         self.mapper = ZendeskMapper(self.options, self._warn, self.context.org_properties)
-        self.reader = ZendeskReader(self.options, self.streams, self.mapper, self._report)
-        self.writer = ZendeskWriter(self.client, self.streams, self.options)
+        #: what cmrules wrote, so that the next incremental sync does not read it back
+        self.own_writes = OwnWrites(
+            state_dir() / f"zendesk-{self.options.site_label}-own-writes.jsonl"
+        )
+        self.reader = ZendeskReader(
+            self.options,
+            self.streams,
+            self.mapper,
+            self._report,
+            self.own_writes,
+            self.context.count,
+        )
+        self.writer = ZendeskWriter(self.client, self.streams, self.options, self.own_writes)
         for warning in self.options.credentials.warnings():
             self._warn(warning)
 

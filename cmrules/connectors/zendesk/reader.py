@@ -18,6 +18,8 @@ from cmrules.sources import MatchCandidate
 
 from .blocks import slug
 from .mappers import ZendeskMapper
+from .metrics import TicketMetrics
+from .ownwrites import OwnWrites
 from .settings import ZendeskSettings
 from .streams import ZendeskStreams
 
@@ -31,11 +33,15 @@ class ZendeskReader:
         streams: ZendeskStreams,
         mapper: ZendeskMapper,
         report: Callable[[str], None],
+        own: OwnWrites | None = None,
+        count: Callable[[str, int], None] | None = None,
     ):
         self.settings = settings
         self.streams = streams
         self.mapper = mapper
         self._report = report
+        self.own = own  # what cmrules wrote: not a change for the next sync (:mod:`.ownwrites`)
+        self._count = count
         self._vendor_refs: dict[str, str | None] = {}
         self._index: dict[str, str] = {}
         self._index_size = -1
@@ -231,14 +237,13 @@ class ZendeskReader:
                     contacts[uid] = self.mapper.contact(user, oid)
         tickets: list[tuple[str, dict[str, Any]]] = []
         read: set[str] = set()
+        reads = TicketMetrics(self.streams, self.settings)
         for oid, kind in sorted(kinds.items(), key=lambda kv: int(kv[0])):
             if kind != OrgKind.COMPANY:
                 continue
-            tickets.extend(
-                (oid, t) for t in self.streams.paginate(f"/organizations/{oid}/tickets", "tickets")
-            )
+            tickets.extend((oid, t) for t in reads.org_tickets(oid))
             read.add(oid)
-        metrics = self.streams.metrics({str(t["id"]) for _, t in tickets})
+        metrics = reads.metrics(str(t["id"]) for _, t in tickets)
         for oid, t in tickets:
             metric = metrics.get(str(t["id"]))
             data.add(self.mapper.ticket(t, oid, links.get(oid, []), members[oid], metric))
@@ -253,7 +258,9 @@ class ZendeskReader:
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
         """Vendor and client organisations changed at or after ``since``: organisations
         (time-based export), tickets and users (cursor exports).  The watermark is one minute
-        before ``run_started``: Zendesk leaves out the last minute's changes."""
+        before ``run_started``: Zendesk leaves out the last minute's changes.  An exported
+        organisation exactly as cmrules' own last write left it is no change
+        (:mod:`.ownwrites`); cmrules writes no ticket and no user."""
         watermark = run_started - timedelta(seconds=60)
         ids: set[str] = set()
         if since is None:
@@ -261,14 +268,20 @@ class ZendeskReader:
             return ChangeSet(frozenset(ids), watermark)
         start = int(min(since, watermark).timestamp())
         seen: set[tuple[str, str]] = set()
+        skipped = 0
         for raw in self.streams.export_orgs(start):
             key = (str(raw.get("id")), str(raw.get("updated_at")))
             if key in seen:
                 continue
             seen.add(key)
+            if self.own is not None and self.own.is_own(raw):
+                skipped += 1
+                continue
             self.streams.orgs[key[0]] = raw
             if self.mapper.kind_of(raw):
                 ids.add(key[0])
+        if self._count is not None:
+            self._count("zendesk_own_writes_skipped", skipped)
         for t in self.streams.export_cursor("tickets", start):
             if t.get("organization_id"):
                 ids.add(str(t["organization_id"]))

@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "roles": {},
     "job_title_field": "job_title",
     "org_attribute_fields": {},
-    "ticket_metrics": "bulk",
+    "ticket_metrics": "auto",
     "notes_max_chars": 8000,
     "incremental_users": True,
 }
@@ -111,7 +111,8 @@ SCHEMA: dict[str, Any] = {
         },
         "ticket_metrics": {
             "enum": ["bulk", "per_ticket", "auto"],
-            "description": "bulk pages through /ticket_metrics; per_ticket makes one call each",
+            "description": "auto side-loads metric_sets with the tickets (docs/zendesk.md, "
+            "Ticket metrics); bulk pages through /ticket_metrics; per_ticket makes one call each",
         },
         "notes_max_chars": bounded_int(200, 1_000_000, "the size of cmrules' notes block"),
         "incremental_users": {"type": "boolean"},
@@ -135,6 +136,7 @@ class ZendeskSettings:
     notes_max_chars: int
     attribute_fields: dict[str, str]
     credentials: Credentials
+    site_label: str = "zendesk"  # acme for https://acme.zendesk.com: names the state files
 
 
 def parse_settings(settings: Mapping[str, Any], config_path: str | None) -> ZendeskSettings:
@@ -166,6 +168,7 @@ class _Parser:
                 str(k): str(v) for k, v in (self.opts["org_attribute_fields"] or {}).items()
             },
             credentials=parse_credentials(self.settings, where, self._site_label(where)),
+            site_label=self._site_label(where),
         )
 
     def _base_url(self, where: str) -> str:
@@ -180,7 +183,8 @@ class _Parser:
         return f"https://{sub}.zendesk.com"
 
     def _site_label(self, where: str) -> str:
-        """``acme`` for https://acme.zendesk.com: names the refresh-token file."""
+        """``acme`` for https://acme.zendesk.com: names the refresh-token and own-writes
+        files."""
         host = self._base_url(where).split("://", 1)[-1].split(":", 1)[0]
         return host.split(".", 1)[0] or "zendesk"
 

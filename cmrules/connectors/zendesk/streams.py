@@ -1,10 +1,10 @@
-"""Raw reads from Zendesk Support: cursor-paged lists, organisations (cached per run),
-ticket metrics, and the incremental exports.  Returns raw dicts; :mod:`.mappers` builds the
-model from them."""
+"""Raw reads from Zendesk Support: cursor-paged lists, organisations (cached per run) and the
+incremental exports (ticket metrics: :mod:`.metrics`).  Returns raw dicts; :mod:`.mappers`
+builds the model from them."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,9 +14,6 @@ from cmrules.paging import LoopGuard, Page, cursor_pages
 
 from .client import ZendeskClient
 from .settings import API, ZendeskSettings
-
-#: ``ticket_metrics: auto`` reads metrics ticket by ticket up to this many tickets
-AUTO_PER_TICKET_MAX = 10
 
 
 class ZendeskStreams:
@@ -47,10 +44,15 @@ class ZendeskStreams:
         return None
 
     def paginate(
-        self, path: str, key: str, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        key: str,
+        params: Mapping[str, Any] | None = None,
+        on_page: Callable[[Mapping[str, Any], list[dict[str, Any]]], None] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Cursor pagination: ``page[size]``, ``meta.has_more``, ``links.next`` (or
-        ``page[after]``), through the shared loop guard."""
+        ``page[after]``), through the shared loop guard.  ``on_page(body, items)`` sees each
+        answer (its side-loaded arrays) before its items are handed on."""
         first = f"{API}{path}"
         size = {"page[size]": self.settings.page_size}
 
@@ -73,6 +75,8 @@ class ZendeskStreams:
             nxt = self._next_url((body.get("links") or {}).get("next"))
             token = ("url", nxt) if nxt else (str(cursor) if cursor else None)
             dicts = [i for i in items if isinstance(i, dict)]
+            if on_page is not None:
+                on_page(body, dicts)
             return Page(dicts, next=token, more=bool(meta.get("has_more")))
 
         return cursor_pages(fetch, f"Zendesk GET {first}")
@@ -105,37 +109,6 @@ class ZendeskStreams:
             raise ConnectorError(f"Zendesk GET {API}/organizations/{org_id}: no 'organization'")
         self.orgs[org_id] = raw
         return raw
-
-    def metrics(self, ticket_ids: set[str]) -> dict[str, Mapping[str, Any]]:
-        """Ticket metrics by ticket id.  ``bulk`` pages ``/ticket_metrics`` (100 per call) and
-        stops as soon as every wanted ticket is covered; ``per_ticket`` makes one call each;
-        ``auto`` uses ``per_ticket`` for at most ``AUTO_PER_TICKET_MAX`` tickets."""
-        found: dict[str, Mapping[str, Any]] = {}
-        if not ticket_ids:
-            return found
-        mode = self.settings.opts["ticket_metrics"]
-        if mode == "auto":  # bounded per-ticket cost vs. a bulk cost that grows with the account
-            mode = "per_ticket" if len(ticket_ids) <= AUTO_PER_TICKET_MAX else "bulk"
-        if mode == "per_ticket":
-            for tid in sorted(ticket_ids, key=int):
-                try:
-                    body = self.get(f"{API}/tickets/{tid}/metrics")
-                except HttpError as exc:
-                    if exc.status == 404:
-                        continue
-                    raise
-                metric = body.get("ticket_metric")
-                if isinstance(metric, dict):
-                    found[tid] = metric
-            return found
-        pages = self.paginate("/ticket_metrics", "ticket_metrics")
-        for metric in pages:
-            tid = str(metric.get("ticket_id"))
-            if tid in ticket_ids:
-                found[tid] = metric
-                if len(found) == len(ticket_ids):
-                    break  # the generator is lazy: no further page is requested
-        return found
 
     def export_orgs(self, start: int) -> Iterator[dict[str, Any]]:
         """The time-based organisations export from ``start`` (epoch seconds), following

@@ -19,6 +19,7 @@ from cmrules.model import Organisation
 from .blocks import TAG_PREFIX, flag_tags, merge_notes, merge_tags, read_block, render_block
 from .client import ZendeskClient
 from .mappers import HISTORY_FIELD, dt
+from .ownwrites import OwnWrites
 from .settings import API, ZendeskSettings
 from .streams import ZendeskStreams
 
@@ -28,10 +29,18 @@ log = logging.getLogger("cmrules.connectors.zendesk")
 class ZendeskWriter:
     """Notes block and tags, read-merge-write, change-only."""
 
-    def __init__(self, client: ZendeskClient, streams: ZendeskStreams, settings: ZendeskSettings):
+    def __init__(
+        self,
+        client: ZendeskClient,
+        streams: ZendeskStreams,
+        settings: ZendeskSettings,
+        own: OwnWrites | None = None,
+    ):
         self.client = client
         self.streams = streams
         self.settings = settings
+        #: what cmrules wrote, so that the next incremental sync skips it (:mod:`.ownwrites`)
+        self.own = own
 
     def _org_where(self, subject: Organisation) -> str:
         return f"zendesk organisation {subject.name!r} (id {subject.id})"
@@ -87,7 +96,10 @@ class ZendeskWriter:
         except HttpError as exc:
             raise WriteError(f"{where}: writing notes/tags failed: {exc}") from None
         updated = body.get("organization") if isinstance(body, dict) else None
-        self.streams.orgs[subject.id] = updated if isinstance(updated, dict) else {**raw, **change}
+        answer = updated if isinstance(updated, dict) else None
+        if self.own is not None:
+            self.own.record(subject.id, known, raw, change, answer)
+        self.streams.orgs[subject.id] = answer if answer is not None else {**raw, **change}
         log.info("zendesk: wrote %s to organisation %s", "+".join(sorted(change)), subject.id)
         return "notes" in change
 
