@@ -34,6 +34,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/e2e.py
 	$(BIN)/python benchmarks/local_write.py
 	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/zendesk_calls.py
 	$(BIN)/python benchmarks/report.py
 
 # The README's screenshot: four nightly syncs of the demo (for the trend), the HTML report, and

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 import responses
-from zendesk_fake import EMAIL, TOKEN, FakeZendesk, note_for, scenario
+from zendesk_fake import EMAIL, TOKEN, Clock, FakeZendesk, note_for, scenario
 
 from cmrules import service
 from cmrules.connector import ConnectorContext
@@ -34,7 +34,10 @@ def zd():
 
 def make(**settings) -> ZendeskConnector:
     base = {"subdomain": "acme", "email": EMAIL, "token": TOKEN}
-    return ZendeskConnector({**base, **settings}, ConnectorContext(), sleep=lambda s: None)
+    clock = Clock()
+    return ZendeskConnector(
+        {**base, **settings}, ConnectorContext(), sleep=clock.sleep, clock=clock
+    )
 
 
 def ticket_calls(zd: FakeZendesk) -> list[str]:
