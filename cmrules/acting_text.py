@@ -31,6 +31,7 @@ WORDS: dict[str, dict[str, Any]] = {
         "not_applied": "NON APPLIQUÉE : {why}",
         "origin": {"crm": "CRM", "local": "base locale", "config": "configuration"},
         "no_task": "Aucune tâche ouverte.",
+        "no_note": "Aucune note cmrules sur {name} pour l'instant.",
         "status": {"open": "ouverte", "completed": "terminée"},
     },
     "en": {
@@ -49,6 +50,7 @@ WORDS: dict[str, dict[str, Any]] = {
         "not_applied": "NOT APPLIED: {why}",
         "origin": {"crm": "CRM", "local": "local store", "config": "config"},
         "no_task": "No open task.",
+        "no_note": "No cmrules note on {name} yet.",
         "status": {"open": "open", "completed": "completed"},
     },
 }  # fmt: skip
@@ -123,6 +125,11 @@ def waiver_lines(items: Sequence[Any], lang: str) -> list[str]:
         if w.reason:
             out.append(f"            {w.reason}" + (f" — {w.by}" if w.by else ""))
     return out
+
+
+def no_note_line(name: str, lang: str) -> str:
+    """What ``cmrules notes`` says for a record cmrules has not written on yet."""
+    return _w("no_note", lang).format(name=name)
 
 
 def task_lines(items: Sequence[Mapping[str, Any]], lang: str) -> list[str]:

@@ -76,7 +76,7 @@ def test_evaluate_table_json_markdown(cfg):
 def test_dry_run_prints_notes_and_writes_nothing(cfg):
     res = run(cfg, "evaluate", "--vendor", "v1", "--dry-run", *AS_OF)
     assert "=====" in res.output and "cmrules:" in res.output
-    assert "no cmrules note" in run(cfg, "notes", "--company", "c1").output
+    assert "Aucune note cmrules" in run(cfg, "notes", "--company", "c1").output
 
 
 def test_write_then_rerun_says_unchanged(cfg):

@@ -92,7 +92,7 @@ def test_lowering_a_threshold_loses_findings_and_writes_nothing(tmp_path: Path) 
     assert report["changes"] and {c["change"] for c in report["changes"]} == {"lost"}
     # nothing was written: the notes command finds no cmrules note on the record
     notes = CliRunner().invoke(cli, ["notes", "--company", "c-medina"])
-    assert "no cmrules note" in notes.stdout
+    assert "Aucune note cmrules" in notes.stdout
 
 
 def test_disabling_a_rule_in_the_proposal_and_the_markdown_table(tmp_path: Path) -> None:

@@ -255,7 +255,7 @@ def test_cli_report_writes_nothing_back(tmp_path):
     assert res.exit_code == 0
     assert json.loads(res.stdout)["scope"] == {"vendor": "L'Atelier « Calme » & Co"}
     notes = run(cfg, "notes", "--vendor", "v-calm")
-    assert "no cmrules note" in notes.output
+    assert "No cmrules note" in notes.output  # the portfolio config says language: en
     assert not list((tmp_path / "home").glob("*.history.jsonl"))  # a report is not a run
 
 

@@ -97,7 +97,9 @@ def notes(
             for r in records
         )
     if not records and fmt != "json":
-        text = term_safe(listing.one_line(f"no cmrules note on {subject.name} yet"))
+        from ..acting_text import no_note_line
+
+        text = term_safe(listing.one_line(no_note_line(subject.name, language(ctx, None))))
     emit(ctx, text, output)
 
 
