@@ -8,7 +8,6 @@ ids stay, as in notes: they are what a salesperson types in a waiver field.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
 from typing import Any
 
 from . import text as tx
@@ -65,14 +64,6 @@ def _colon(lang: str) -> str:
     return tx.typography(":", lang)
 
 
-def _day(iso: str | None, lang: str) -> str:
-    """``20 novembre 2026`` from ``2026-11-20``; anything unreadable as it is."""
-    try:
-        return tx.day(date.fromisoformat(str(iso)[:10]), lang)
-    except ValueError:
-        return str(iso or "?")
-
-
 def _flag(key: str, vendors: Mapping[str, str]) -> str:
     """``CMR010 · Pixel Social``: a history key (``CMR010@v-pixel``) in words."""
     rule, vendor = split_key(key)
@@ -89,12 +80,13 @@ def history_lines(rh: Any, vendors: Mapping[str, str], lang: str) -> list[str]:
     flags = {key: _flag(key, vendors) for key in h.open}
     width = max((len(f) for f in flags.values()), default=0)
     for key, since in sorted(h.open.items()):
-        line = f"  {flags[key]:<{width}}  {_w('open_since', lang).format(date=_day(since, lang))}"
+        since_words = _w("open_since", lang).format(date=tx.day_of(since, lang))
+        line = f"  {flags[key]:<{width}}  {since_words}"
         if key in h.waived:
-            line += f", {_w('waived_until', lang).format(date=_day(h.waived[key], lang))}"
+            line += f", {_w('waived_until', lang).format(date=tx.day_of(h.waived[key], lang))}"
         out.append(line)
     out.append(_w("events", lang))
-    days = [_day(d, lang) for d, *_ in h.log]
+    days = [tx.day_of(d, lang) for d, *_ in h.log]
     events = [WORDS[lang]["event"].get(ev, ev) for _, ev, _, _ in h.log]
     dw, ew = max(map(len, days), default=0), max(map(len, events), default=0)
     for day, event, (_, _, rule, vendor) in zip(days, events, h.log, strict=True):
@@ -105,7 +97,7 @@ def history_lines(rh: Any, vendors: Mapping[str, str], lang: str) -> list[str]:
 
 def waived_line(w: Any, lang: str) -> str:
     """What ``cmrules waive`` confirms: the rule, the record, the last day."""
-    until = _day(w.until.isoformat(), lang) if w.until else "?"
+    until = tx.day_of(w.until, lang)
     return _w("waived", lang).format(rule=w.rule_id, name=w.record_name, date=until)
 
 
@@ -117,7 +109,7 @@ def waiver_lines(items: Sequence[Any], lang: str) -> list[str]:
     words = WORDS[lang]
     out = []
     for w in items:
-        until = _day(w.until.isoformat(), lang) if w.until else "?"
+        until = tx.day_of(w.until, lang)
         target = w.record_name or w.record or words["any_record"]
         state = _w("active", lang) if w.valid else _w("not_applied", lang).format(why=w.why(lang))
         origin = words["origin"].get(w.origin, w.origin)

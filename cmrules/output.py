@@ -171,17 +171,7 @@ def _line(text: str) -> str:
 
 def _waiver(w: Any, lang: str) -> str:
     by = f" ({w['by']})" if w.get("by") else ""
-    return f"{_day(w['until'], lang)}{by} — {w['reason']} [{w['where']}]"
-
-
-def _day(value: Any, lang: str) -> str:
-    """A date as a person writes it ("1er mars 2027"); anything else as it is."""
-    from datetime import date
-
-    try:
-        return tx.day(date.fromisoformat(str(value)[:10]), lang)
-    except ValueError:
-        return str(value)
+    return f"{tx.day_of(w['until'], lang)}{by} — {w['reason']} [{w['where']}]"
 
 
 _RUN_KEYS = ("records_evaluated", "notes_written", "flags_updated", "unchanged", "would_write",

@@ -68,6 +68,17 @@ def day(d: date | datetime, language: str) -> str:
     return f"{first} {month} {d.year}"
 
 
+def day_of(iso: object, language: str) -> str:
+    """A stored date (``2026-11-20`` or a full ISO instant) as :func:`day` writes it; ``?`` when
+    missing, anything unreadable as it is."""
+    if not iso:
+        return "?"
+    try:
+        return day(date.fromisoformat(str(iso)[:10]), language)
+    except ValueError:
+        return str(iso)
+
+
 def join(items: list[str], language: str, last: str | None = None) -> str:
     """``a, b and c`` / ``a, b et c`` (``last`` overrides the final conjunction)."""
     items = [i for i in items if i]

@@ -24,7 +24,7 @@ import functools
 import hashlib
 import html
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from .. import text as tx
@@ -366,13 +366,13 @@ def _flag_lines(f: Finding, history: History | None, lang: str) -> list[tuple[st
     if f.status == WAIVED:
         w = f.waiver or {}
         by = _t(lab["by"], lang).format(by=one_line(w["by"])) if w.get("by") else ""
-        until = _date(str(w.get("until")), lang)
+        until = tx.day_of(w.get("until"), lang)
         reason = one_line(str(w.get("reason", "")))
         text = _t(lab["waived"], lang).format(until=until, by=by, reason=reason)
         line = f"• {tag} {f.title.get(lang, '')} — {text} {ident}"
         return [(line, esc(line))]
     since = f.open_since or (history.open.get(f.key) if history is not None else None)
-    opened = f" {_t(lab['open_since'], lang).format(date=_date(since, lang))}" if since else ""
+    opened = f" {_t(lab['open_since'], lang).format(date=tx.day_of(since, lang))}" if since else ""
     first = f"• {tag} {f.message[lang]}{opened} {ident}"
     second = f"  → {f.advice[lang]}"
     if f.clear_when is not None:
@@ -387,15 +387,6 @@ def _apostrophes(line: str) -> str:
     """One apostrophe style in the whole note, names and titles from the CRM included (display
     only: the CRM text is otherwise inserted as it is)."""
     return line.replace("'", "’").replace("&#x27;", "’")
-
-
-def _date(iso: str | None, lang: str) -> str:
-    if not iso:
-        return "?"
-    try:
-        return tx.day(date.fromisoformat(iso[:10]), lang)
-    except ValueError:
-        return iso
 
 
 def _fit(
