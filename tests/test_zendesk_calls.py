@@ -19,6 +19,7 @@ from zendesk_fake import EMAIL, TOKEN, Clock, FakeZendesk, note_for, scenario
 from cmrules import service
 from cmrules.connector import ConnectorContext
 from cmrules.connectors.zendesk import ZendeskConnector
+from cmrules.connectors.zendesk.ownwrites import OwnWrites, digest
 
 ACCOUNT = 100_000
 TICKET_CALLS = ("/api/v2/organizations/200/tickets", "/api/v2/tickets", "/api/v2/ticket_metrics")
@@ -224,3 +225,22 @@ def test_a_torn_or_missing_record_only_costs_a_re_read(zd, tmp_path):
     report, conn = sync(zd, state, full=False)
     assert conn.context.stats["zendesk_own_writes_skipped"] == 2
     assert report.stats["records_read"] == 1 and zd.calls("PUT") == []
+
+
+def test_digest_compares_content_not_representation(tmp_path):
+    """The export and the PUT answer may order tags differently or carry extra keys; any
+    change of a documented field — a notes line, a field value — is a change."""
+    org = {"id": 7, "name": "Acme", "notes": "x", "tags": ["b", "a"], "updated_at": "t1"}
+    same = {**org, "tags": ["a", "b"], "updated_at": "t2", "url": "u", "extra": 1}
+    assert digest(org) == digest(same)
+    assert digest(org) != digest({**org, "notes": "x\ny"})
+    assert digest(org) != digest({**org, "organization_fields": {"cm_vendor": "v"}})
+    own = OwnWrites(tmp_path / "own.jsonl")
+    for n in range(300):  # the same organisation written again and again
+        own.record("7", org, org, {"notes": str(n)}, {**org, "notes": str(n)})
+    reopened = OwnWrites(tmp_path / "own.jsonl")
+    assert reopened.is_own({**org, "notes": "299"}) and not reopened.is_own(org)
+    assert len((tmp_path / "own.jsonl").read_text().splitlines()) == 1  # compacted on load
+    renamed = {**org, "notes": "n", "name": "Acme Corp"}  # someone renamed it as cmrules wrote
+    assert reopened.record("7", org, org, {"notes": "n"}, renamed) is False
+    assert not reopened.is_own(renamed) and not reopened.is_own({**org, "notes": "299"})

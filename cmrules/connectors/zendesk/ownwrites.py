@@ -4,9 +4,9 @@ bring those organisations back.
 Every ``PUT /api/v2/organizations/{id}`` changes the organisation's ``updated_at``, so the next
 incremental organisation export returns every organisation cmrules just wrote.  After each
 write cmrules remembers a **digest of the organisation as Zendesk answered the PUT** — every
-field except ``updated_at``, tags and domain names sorted.  An exported organisation whose
-digest equals the remembered one has not changed since cmrules' own write: it is skipped.  Any
-other change (a name, a field, a tag, a line of the notes, cmrules' own block or tags edited by
+documented field (:data:`FIELDS`) but ``updated_at``, tags and domain names in any order.  An
+exported organisation whose digest equals the remembered one has not changed since cmrules'
+own write: it is skipped.  Any other change (a name, a field, a tag, a line of the notes, cmrules' own block or tags edited by
 hand) changes the digest, and the organisation is read again.
 
 The rule compares **content, never timestamps**: ``updated_at`` has a one-second resolution,
@@ -38,15 +38,31 @@ from cmrules.state import atomic_write
 
 log = logging.getLogger("cmrules.connectors.zendesk")
 
-#: fields Zendesk changes by itself on every write (left out of the digest)
-VOLATILE = frozenset({"updated_at"})
+#: the organisation's documented fields (api-facts.md Z2) but ``updated_at``, which Zendesk
+#: changes on every write, and ``url``; plus ``deleted_at``.  A fixed list, so that the export
+#: and the PUT answer compare alike even if one of them carries extra keys; absent = null.
+FIELDS = (
+    "id",
+    "name",
+    "external_id",
+    "details",
+    "notes",
+    "domain_names",
+    "group_id",
+    "shared_tickets",
+    "shared_comments",
+    "tags",
+    "organization_fields",
+    "created_at",
+    "deleted_at",
+)
 #: list fields whose order carries no meaning
 UNORDERED = ("tags", "domain_names")
 
 
 def digest(raw: Mapping[str, Any]) -> str:
-    """The organisation's content without ``updated_at``; list order of tags ignored."""
-    content = {k: v for k, v in raw.items() if k not in VOLATILE}
+    """The organisation's content (:data:`FIELDS`); the order of tags and domains ignored."""
+    content = {k: raw.get(k) for k in FIELDS}
     for key in UNORDERED:
         if isinstance(content.get(key), list):
             content[key] = sorted(str(v) for v in content[key])
