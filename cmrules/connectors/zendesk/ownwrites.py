@@ -6,8 +6,9 @@ incremental organisation export returns every organisation cmrules just wrote.  
 write cmrules remembers a **digest of the organisation as Zendesk answered the PUT** — every
 documented field (:data:`FIELDS`) but ``updated_at``, tags and domain names in any order.  An
 exported organisation whose digest equals the remembered one has not changed since cmrules'
-own write: it is skipped.  Any other change (a name, a field, a tag, a line of the notes, cmrules' own block or tags edited by
-hand) changes the digest, and the organisation is read again.
+own write: it is skipped.  Any other change (a name, a field, a tag, a line of the notes,
+cmrules' own block or tags edited by hand) changes the digest, and the organisation is read
+again.
 
 The rule compares **content, never timestamps**: ``updated_at`` has a one-second resolution,
 the export's ``start_time`` is inclusive and the machine's clock may be off Zendesk's, so a
