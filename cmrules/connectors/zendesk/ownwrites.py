@@ -63,10 +63,11 @@ UNORDERED = ("tags", "domain_names")
 
 def digest(raw: Mapping[str, Any]) -> str:
     """The organisation's content (:data:`FIELDS`); the order of tags and domains ignored."""
-    content = {k: raw.get(k) for k in FIELDS}
+    content: dict[str, Any] = {k: raw.get(k) for k in FIELDS}
     for key in UNORDERED:
-        if isinstance(content.get(key), list):
-            content[key] = sorted(str(v) for v in content[key])
+        values = content.get(key)
+        if isinstance(values, list):
+            content[key] = sorted(str(v) for v in values)
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
