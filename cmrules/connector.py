@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
@@ -52,6 +52,9 @@ class RenderedNote:
     #: data-gap task when ``tasks: true`` (None: no gap, or tasks off — see ``tasks_on``)
     task: Task | None = None
     tasks_on: bool = False  # the core manages tasks for this record (sync_task is called)
+    #: ``flags.history`` with its task marked unsynced: written instead when the task write
+    #: fails, so that the next run syncs the task again (cmrules.tasks.UNSYNCED)
+    unsynced_history: str = ""
 
 
 @dataclass(frozen=True)
@@ -183,15 +186,26 @@ class Connector(ABC):
         """Set the flag properties, the fingerprint included."""
 
     def apply(self, note: RenderedNote) -> bool:
-        """Write one record's findings, crash-safe: note first (unless already there), flags
-        with the fingerprint last.  Returns True when a note was created."""
+        """Write one record's findings, crash-safe: note first (unless already there), then
+        the data-gap task, flags with the fingerprint last.  Returns True when a note was
+        created.  A task that cannot be written fails that record's task only: the flags are
+        written (their history marking the task unsynced), then the task's error is raised."""
         created = False
         if not self.note_exists(note.subject, note.fingerprint):
             self.write_note(note.subject, note)
             created = True
+        flags, task_error = note.flags, None
         if note.tasks_on and self.supports_tasks:
-            self.sync_task(note.subject, note.task)
-        self.write_flags(note.subject, note.flags)
+            try:
+                self.sync_task(note.subject, note.task)
+            except (AuthError, RateLimitExhausted):
+                raise
+            except ConnectorError as exc:
+                task_error = exc
+                flags = replace(flags, history=note.unsynced_history or flags.history)
+        self.write_flags(note.subject, flags)
+        if task_error is not None:
+            raise task_error
         return created
 
     def records_with_waivers(self) -> list[Organisation]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import redact
+from . import flaghistory, redact
 from . import text as tx
 from .findings import format_records, format_value, sort_findings
 from .labels import signal_label
 from .notes import LABELS
 from .readiness import WORDS as READY_WORDS
 from .service import Report
+from .tasks import TASK_PREFIX, UNSYNCED
 from .text import typography
 
 _HEAD = {
@@ -248,13 +249,28 @@ def dry_run_notes(report: Report) -> str:
     return term_safe("\n".join(out))
 
 
+#: a dry run's line for a data-gap task it would complete (the gaps filled, or changed)
+_COMPLETE = {
+    "fr": {False: "terminer la tâche ouverte {marker} (informations renseignées)",
+           True: "terminer la tâche ouverte {marker} (les informations manquantes ont changé)"},
+    "en": {False: "complete the open data-gap task {marker} (the gaps are filled)",
+           True: "complete the open data-gap task {marker} (the gaps changed)"},
+}  # fmt: skip
+
+
 def dry_run_note(r: Any, lang: str) -> list[str]:
     """The note (and task) a dry run would write on one record, under its name and kind; the
     heading in the reader's ``lang``, the note in its own language."""
     if r.write != "would_write":
         return []
     out = [f"===== {_line(r.subject.name)} ({kind_word(r.kind, lang)}) =====", r.note.text]
-    if r.note.task is not None:
-        task = _head(LABELS[lang]["task"], lang)
+    task = _head(LABELS[lang]["task"], lang)
+    if r.note.task is not None and not r.note.task.recorded:
         out.append(f"+ {task} {_line(r.note.task.title)} — {r.note.task.body.splitlines()[0]}")
+    if r.note.tasks_on:
+        before = flaghistory.loads(r.subject.writeback.get("history")).task
+        now = r.note.task.fingerprint if r.note.task is not None else ""
+        if before and before not in (now, UNSYNCED):
+            done = _COMPLETE[lang][bool(now)].format(marker=f"{TASK_PREFIX}{before}")
+            out.append(f"- {task} {done}")
     return [*out, ""]

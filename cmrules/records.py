@@ -147,7 +147,9 @@ def finish(
     task = None
     if policy.tasks:
         points, gaps = notes_mod.gaps(findings, language)
-        task = tasks_mod.build(subject.id, subject.name, points, tuple(gaps), language)
+        task = tasks_mod.build(
+            subject.id, subject.name, points, tuple(gaps), language, previous.task
+        )
         hist.task = task.fingerprint if task is not None else ""
     ready = None
     if prospect_criteria is not None:
@@ -165,6 +167,8 @@ def finish(
         readiness=ready,
         task=task,
         tasks_on=policy.tasks,
+        # written instead of the history when the task cannot be written (retried next run)
+        unsynced_history=replace(hist, task=tasks_mod.UNSYNCED).dumps() if policy.tasks else "",
     )
     return Outcome(findings, note, hist, changes, [*own, *relevant], language, ready)
 

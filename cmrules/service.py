@@ -23,6 +23,7 @@ from . import records as records_mod
 from . import rulebook as rulebook_mod
 from . import state as state_mod
 from . import stream as stream_mod
+from . import tasks as tasks_mod
 from .connector import Connector, ConnectorContext, connector_class
 from .connector_settings import validate_section
 from .errors import CmrulesError, RateLimitExhausted
@@ -121,6 +122,7 @@ def build_connector(cfg: config_mod.Config, context: ConnectorContext) -> Connec
         return cls(section, context)
 
     primary = make(cfg.source)
+    tasks_mod.require_support(cfg.tasks, primary, cfg.where("tasks"))
     if cfg.helpdesk:
         from .sources import build_source
 

@@ -116,6 +116,7 @@ def render(
     readiness: Readiness | None = None,
     task: Task | None = None,
     tasks_on: bool = False,
+    unsynced_history: str = "",
 ) -> RenderedNote:
     """Render the note (HTML and plain text) and the flag values for one record.
 
@@ -123,7 +124,8 @@ def render(
     has no "since the last note" line and no dates.  ``titles`` names resolved rules.
     ``readiness`` (a prospect): the verdict line is the readiness verdict, and the questions
     for the next meeting replace the data-gap line.  ``task``/``tasks_on``: the record's
-    data-gap task (:mod:`cmrules.tasks`).  The bodies are rendered when first read.
+    data-gap task (:mod:`cmrules.tasks`); ``unsynced_history``: the history to write
+    instead if the task cannot be written.  The bodies are rendered when first read.
     """
     ordered = sort_findings(findings)
     fp = note_fingerprint(ordered, language)
@@ -145,7 +147,8 @@ def render(
                        changes, titles or {}, limit, readiness, (points, fields))  # fmt: skip
 
     return _Note(bodies, subject=subject, fingerprint=fp, flags=flags, language=language,
-                 gaps=tuple(fields), task=task, tasks_on=tasks_on)  # fmt: skip
+                 gaps=tuple(fields), task=task, tasks_on=tasks_on,
+                 unsynced_history=unsynced_history)  # fmt: skip
 
 
 class _Note(RenderedNote):

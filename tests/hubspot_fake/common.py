@@ -41,6 +41,7 @@ SINGULAR = {
     "notes": "NOTE",
     "emails": "EMAIL",
     "calls": "CALL",
+    "tasks": "TASK",
 }
 # (from, to) -> default HUBSPOT_DEFINED type id
 DEFAULT_TYPE = {
@@ -71,6 +72,12 @@ DEFAULT_TYPE = {
     ("contacts", "calls"): 193,
     ("notes", "contacts"): 202,
     ("contacts", "notes"): 201,
+    ("tasks", "companies"): 192,
+    ("companies", "tasks"): 191,
+    ("tasks", "contacts"): 204,
+    ("contacts", "tasks"): 203,
+    ("tasks", "deals"): 216,
+    ("deals", "tasks"): 215,
 }
 SCOPES = {
     "companies": "crm.objects.companies",
@@ -80,6 +87,7 @@ SCOPES = {
     "notes": "crm.objects.contacts",
     "emails": "crm.objects.contacts",
     "calls": "crm.objects.contacts",
+    "tasks": "crm.objects.contacts",  # engagements use the contact scopes
 }
 ALL_SCOPES = {
     "crm.objects.companies.read",

@@ -92,7 +92,11 @@ class ObjectsMixin:
                     f'"error":"PROPERTY_DOESNT_EXIST","name":"{name}"}}]',
                     "VALIDATION_ERROR",
                 )
-            if definition.get("type") == "enumeration" and value not in (None, ""):
+            if definition.get("referencedObjectType") == "OWNER":
+                denied = self._bad_owner({name: value})
+                if denied:
+                    return denied
+            elif definition.get("type") == "enumeration" and value not in (None, ""):
                 allowed = {o["value"] for o in definition.get("options", [])}
                 for part in str(value).split(";"):
                     if part not in allowed:
@@ -118,6 +122,7 @@ class ObjectsMixin:
         if denied:
             return denied
         record["properties"].update(props)
+        self._task_updated(object_type, record)
         self.tick(1)
         self._touch(object_type, record)
         return self._ok(self._public(object_type, record, props))
@@ -220,33 +225,15 @@ class ObjectsMixin:
         denied = self._validate(object_type, props)
         if denied:
             return denied
-        if object_type == "notes":
-            if not props.get("hs_timestamp"):
-                return self._error(400, "hs_timestamp is required", "VALIDATION_ERROR")
-            if len(props.get("hs_note_body", "")) > 65536:
-                return self._error(
-                    400, "hs_note_body is longer than 65536 characters", "VALIDATION_ERROR"
-                )
-            self.properties["notes"].setdefault(
-                "hs_note_body", {"name": "hs_note_body", "type": "string"}
-            )
+        denied = self._engagement_problem(object_type, props)
+        if denied:
+            return denied
         self.tick(1)
         object_id = self.add(object_type, props)
-        for assoc in body.get("associations") or []:
-            to_id = str(assoc["to"]["id"])
-            for spec in assoc.get("types", []):
-                if spec.get("associationTypeId") == 190:
-                    if to_id not in self.objects["companies"]:
-                        del self.objects[object_type][object_id]
-                        return self._error(
-                            400, f"company {to_id} does not exist", "VALIDATION_ERROR"
-                        )
-                    self.associate(object_type, object_id, "companies", to_id)
-                if spec.get("associationTypeId") == 214:
-                    if to_id not in self.objects["deals"]:
-                        del self.objects[object_type][object_id]
-                        return self._error(400, f"deal {to_id} does not exist", "VALIDATION_ERROR")
-                    self.associate(object_type, object_id, "deals", to_id)
+        self._task_updated(object_type, self.objects[object_type][object_id])
+        denied = self._associate_created(object_type, object_id, body.get("associations") or [])
+        if denied:
+            return denied
         return self._ok(
             self._public(object_type, self.objects[object_type][object_id], list(props)), 201
         )

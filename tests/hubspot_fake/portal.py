@@ -26,13 +26,16 @@ from .common import (
     iso,
     legacy_twin,
 )
+from .engagements import EngagementsMixin
 from .faults import FaultsMixin
 from .objects import ObjectsMixin
 from .properties import PropertiesMixin
 from .search import SearchMixin
 
 
-class FakeHubSpot(FaultsMixin, ObjectsMixin, SearchMixin, AssociationsMixin, PropertiesMixin):
+class FakeHubSpot(
+    FaultsMixin, ObjectsMixin, EngagementsMixin, SearchMixin, AssociationsMixin, PropertiesMixin
+):
     """``with FakeHubSpot() as fake: ...`` installs the fake on ``responses``."""
 
     def __init__(self, base_url: str = BASE, token: str = TOKEN, assoc_page_size: int = 500):
@@ -50,7 +53,7 @@ class FakeHubSpot(FaultsMixin, ObjectsMixin, SearchMixin, AssociationsMixin, Pro
         for object_type, props in DEFAULT_PROPS.items():
             for name, kind in props.items():
                 self.properties[object_type][name] = {"name": name, "type": kind}
-        for object_type in ("meetings", "notes", "emails", "calls", "deals"):
+        for object_type in ("meetings", "notes", "emails", "calls", "deals", "tasks"):
             for name, kind in ENGAGEMENT_PROPS.items():
                 self.properties[object_type][name] = {"name": name, "type": kind}
         self.properties["companies"]["type"]["options"] = [
@@ -71,6 +74,7 @@ class FakeHubSpot(FaultsMixin, ObjectsMixin, SearchMixin, AssociationsMixin, Pro
         self.batch_rejections: dict[tuple[str, str], tuple[str, str]] = {}
         self._dbv = False  # the request being answered came through a 2026-09 path
         self.validation_rules: list[ValidationRule] = []
+        self._init_engagements()  # task properties, owners
 
     # -- install ---------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ SEARCH_PAGE_LIMIT = 200  # search page size
 SEARCH_CAP = 10_000  # results per search query; paging past it is a 400
 NOTE_BODY_LIMIT = 65_536
 NOTE_TO_COMPANY = 190
+TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED task -> company
+PROP_OWNER = "hubspot_owner_id"  # the record owner (companies, tasks); into Organisation.properties
 
 PROPERTY_GROUP = "cmrules"
 PROP_RISK = "cmrules_risk_level"

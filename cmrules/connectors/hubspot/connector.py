@@ -8,6 +8,7 @@
 ``reader``      which records to read for a run, assembled into a Dataset
 ``payloads``    write-back request bodies and batch answers (pure)
 ``writer``      notes and flags, crash-safe, batched
+``tasks``       data-gap tasks for the company owner (``tasks: true``), batched
 ``setup``       the ``cmrules_*`` company properties
 ==============  ============================================================================
 
@@ -43,6 +44,7 @@ from cmrules.model import (
     OrgKind,
     Role,
 )
+from cmrules.tasks import Task
 
 from .check import check_portal
 from .client import make_client
@@ -65,6 +67,7 @@ class HubSpotConnector(Connector):
     name: ClassVar[str] = "hubspot"
     write_batch_size: ClassVar[int] = BATCH_WRITE_LIMIT
     stores_history: ClassVar[bool] = True  # cmrules_history, written with the flags
+    supports_tasks: ClassVar[bool] = True  # data-gap tasks for the company owner (tasks.py)
     settings_keys: ClassVar[frozenset[str]] = SETTINGS_KEYS
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
 
@@ -109,8 +112,9 @@ class HubSpotConnector(Connector):
 
     @property
     def unmatched(self) -> list[str]:
-        """Non-fatal read problems, under the name the core's report collects them by."""
-        return list(self.warnings)
+        """Non-fatal problems (reads; tasks created without an assignee), under the name the
+        core's report collects them by."""
+        return [*self.warnings, *self.writer.tasks.summary()]
 
     def describe(self) -> str:
         """The portal's host, for messages."""
@@ -199,6 +203,15 @@ class HubSpotConnector(Connector):
         return [
             self.deals.apply(n) if n.subject.source == DEAL_SOURCE else next(done) for n in notes
         ]
+
+    def sync_task(self, subject: Organisation, task: Task | None) -> int:
+        """Make ``task`` the company's one open cmrules task (see tasks.py); the batched
+        write-back does the same for 100 companies at once.  Raises the task's WriteError."""
+        before = self.context.stats.get("write_calls", 0)
+        failed = self.writer.tasks.sync([(subject, task)])
+        if subject.id in failed:
+            raise failed[subject.id]
+        return self.context.stats.get("write_calls", 0) - before
 
     def notes(self, subject: Organisation) -> list[StoredNote]:
         """The cmrules notes on a company, newest first."""

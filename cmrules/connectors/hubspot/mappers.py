@@ -29,7 +29,7 @@ from cmrules.model import (
 )
 from cmrules.values import parse_bool, parse_datetime, parse_multi, parse_number
 
-from .common import FLAG_PROPERTIES, WAIVER_PROPERTIES, WRITEBACK_KEYS, id_key
+from .common import FLAG_PROPERTIES, PROP_OWNER, WAIVER_PROPERTIES, WRITEBACK_KEYS, id_key
 from .settings import ACTIVITY_TYPES, HubSpotSettings, fold
 
 _TAG_RE = re.compile(r"<[^>]*>")
@@ -67,6 +67,7 @@ class HubSpotMapper:
             self.settings.vendor_property,
             *FLAG_PROPERTIES,
             *WAIVER_PROPERTIES,
+            PROP_OWNER,  # data-gap tasks are assigned to the company owner
         }
         props |= set(self.settings.org_attrs.values()) | set(
             self.settings.engagement_attrs.values()
@@ -164,7 +165,9 @@ class HubSpotMapper:
             writeback=writeback,
             waivers=_waivers(company_id, props),
             properties={
-                p: str(props[p]) for p in self.extra_properties if props.get(p) not in (None, "")
+                p: str(props[p])
+                for p in (*self.extra_properties, PROP_OWNER)
+                if props.get(p) not in (None, "")
             },
             source=self.name,
             updated_at=updated,

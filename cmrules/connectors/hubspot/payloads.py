@@ -107,10 +107,11 @@ def risk_error(subject: Organisation, flags: Flags) -> WriteError:
 
 def batch_answer(
     answer: Any,
-    pending: Mapping[str, RenderedNote],
+    pending: Mapping[str, Any],
     correlation: str | None,
     where: str,
     by_id: bool,
+    record_ids: Mapping[str, str] | None = None,
 ) -> tuple[set[str], dict[str, str]]:
     """(trace ids confirmed, trace id -> error text) from a 200/201/207 batch answer.
 
@@ -119,12 +120,14 @@ def batch_answer(
     their record id; for creates (new ids, fingerprints not unique across records), when
     every error was mapped and the result count is what is left, every other input is
     confirmed.  The order of ``results`` is never relied on; an input neither confirmed
-    nor refused is left out of both (the caller checks it)."""
+    nor refused is left out of both (the caller checks it).  ``pending`` maps trace ids to
+    notes, or to anything when ``record_ids`` (trace id -> record id) is given."""
     done: set[str] = set()
     failed: dict[str, str] = {}
     if not isinstance(answer, dict):
         return done, failed
-    by_company = {n.subject.id: t for t, n in pending.items()}
+    ids_of = record_ids if record_ids is not None else {t: n.subject.id for t, n in pending.items()}
+    by_company = {record: t for t, record in ids_of.items()}
     unmapped = 0
     for error in list_of_dicts(answer.get("errors")):
         raw_context = error.get("context")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from .payloads import (
     trace_id,
 )
 from .streams import HubSpotStreams
+from .tasks import HubSpotTasks
 
 log = logging.getLogger("cmrules.connectors.hubspot")
 
@@ -51,6 +53,7 @@ class HubSpotWriter:
         #: organisations the reader returned (their note associations can be read in one go)
         self.loaded_orgs = loaded_orgs
         self._note_ids: dict[str, list[str]] = {}  # company -> note ids, fetched lazily
+        self.tasks = HubSpotTasks(client, streams, context)  # data-gap tasks (tasks: true)
 
     def _companies_notes(
         self, company_ids: Iterable[str], fresh: bool = True
@@ -175,7 +178,10 @@ class HubSpotWriter:
         2. ONE ``notes/batch/create`` for the missing notes (a unique ``objectWriteTraceId``
            per input maps 207 errors back to records; after an ambiguous failure the
            fingerprints are looked up again before anything is re-sent);
-        3. ONE ``companies/batch/update`` for the flags (fingerprint included) of every record
+        3. with ``tasks: true``, the data-gap tasks of those records (see tasks.py: one look-up,
+           one ``tasks/batch/create``, one ``tasks/batch/update``); a task refused fails
+           that record's task only, its flags then mark the task unsynced;
+        4. ONE ``companies/batch/update`` for the flags (fingerprint included) of every record
            whose note now exists.
 
         Every note of the batch is written before any flag of the batch, so a crash at any
@@ -228,6 +234,16 @@ class HubSpotWriter:
         missing = [n for n in notes if n.subject.id not in existing]
         created = self._create_notes(missing, errors) if missing else set()
         ready = [n for n in notes if n.subject.id in existing or n.subject.id in created]
+        with_tasks = [n for n in ready if n.tasks_on]
+        if with_tasks:  # after the notes, before the flags whose history names the task
+            failed = self.tasks.sync([(n.subject, n.task) for n in with_tasks])
+            errors.update(failed)
+            ready = [
+                replace(n, flags=replace(n.flags, history=n.unsynced_history or n.flags.history))
+                if n.subject.id in failed
+                else n
+                for n in ready
+            ]
         if ready:
             self._update_flags(ready, errors)
         return [
