@@ -126,9 +126,12 @@ def test_one_task_per_company_and_gap_set_assigned_and_associated(portal):
     assert len(c0) == 1 and p.tasks(p.clients[4]) == []
     task = c0[0]
     assert task["hs_task_subject"] == "Complete Client 0 for cmrules"
-    assert task["hs_task_body"].startswith(
-        "<p>To assess 2 more points, fill in: crisis procedure and KPIs agreed.</p>"
+    fp = task_fingerprint(p.clients[0], ("crisis procedure", "KPIs agreed"))
+    assert task["hs_task_body"] == (  # as shown in the README
+        f"<p>To assess 2 more points, fill in: crisis procedure and KPIs agreed.</p>"
+        f"<p>cmrules-task:{fp}</p>"
     )
+    assert (p.clients[0], fp, p.alice) == ("1003", "e27460a01da595af", "70001")
     one = p.tasks(p.clients[1])[0]["hs_task_body"]
     assert one.startswith("<p>To assess 1 more point, fill in: crisis procedure.</p>")
     assert (task["hs_task_status"], task["hs_task_priority"], task["hs_task_type"]) == (

@@ -10,7 +10,11 @@ It reproduces the wire behaviour the connector depends on (api-facts.md H0–H8,
 * search: filterGroups (ORed groups of ANDed filters, 5/6/18 limits), EQ/NEQ/GT/GTE/LT/LTE/IN/
   NOT_IN/HAS_PROPERTY/NOT_HAS_PROPERTY/CONTAINS_TOKEN, one sort (object or ``"-prop"`` form),
   ``limit`` ≤ 200, numeric ``after``, and the 10,000-result cap (paging past it is a 400);
-* notes create (201, ``hs_timestamp`` required, body ≤ 65,536) with associations;
+* notes and tasks create (201, ``hs_timestamp`` required, body ≤ 65,536) with associations
+  whose HUBSPOT_DEFINED type id must fit the pair (note→company 190, task→company 192, …);
+  task status / priority / type enumerations, ``hs_task_completion_date`` stamped on
+  COMPLETED; the portal's owners (:meth:`FakeHubSpot.owner`): an unknown or deactivated
+  ``hubspot_owner_id`` is a 400 ``INVALID_OWNER_ID``;
 * object batch create / update: at most 100 inputs (400 past it), 201/200 or 207 with
   ``errors[]`` whose ``context.objectWriteTraceId`` names the failed inputs (unknown ids also
   in ``context.ids``); a repeated id in one batch update is a 400; ``results`` come back in
@@ -33,8 +37,9 @@ It reproduces the wire behaviour the connector depends on (api-facts.md H0–H8,
 
 The package is split by object family: ``common`` (wire constants), ``portal`` (state,
 data building, call log, dispatch), ``faults`` (injection, validation rules, errors, scopes),
-``objects`` (read/create/update and batches), ``search``, ``associations``, ``properties``, and
-``helpers`` (virtual clock, connector on the fake, populated portal).
+``objects`` (read/create/update and batches), ``engagements`` (notes, tasks, owners),
+``search``, ``associations``, ``properties``, and ``helpers`` (virtual clock, connector on the
+fake, populated portal).
 """
 
 from __future__ import annotations
