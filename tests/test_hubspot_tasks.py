@@ -374,3 +374,34 @@ def test_tasks_true_with_zendesk_is_one_error_line(tmp_path, monkeypatch):
         f"Error: {config}:2: tasks: true, but the zendesk connector does not create data-gap "
         "tasks; remove 'tasks' from the config, or use a source that does (hubspot, local)"
     ]
+
+
+def test_one_record_at_a_time_path_syncs_the_task_and_survives_a_refusal():
+    """``Connector.apply`` (used when HubSpot is combined with a helpdesk) writes note, task,
+    flags; a refused task still lets the flags land, with the history marking it unsynced."""
+    from dataclasses import replace
+
+    from hubspot_fake import make_connector
+    from test_hubspot_write import RULES, render, setup_portal
+
+    from cmrules import tasks as tasks_mod
+    from cmrules.errors import WriteError
+
+    with FakeHubSpot() as fake:
+        vendor, clients = setup_portal(fake, 2)
+        gone = fake.owner("Léa", "Roux", "lea@x.example", archived=True)
+        fake.objects["companies"][clients[1]]["properties"]["hubspot_owner_id"] = gone
+        connector = make_connector(fake, rule_ids=RULES)
+        orgs = {o.id: o for o in connector.load([vendor]).companies()}
+        for c in clients:
+            task = tasks_mod.build(c, orgs[c].name, 1, ("crisis procedure",), "en")
+            note = replace(render(orgs[c]), task=task, tasks_on=True, unsynced_history="{}")
+            if c == clients[0]:
+                assert connector.apply(note) is True
+                assert connector.sync_task(orgs[c], task) == 0  # already there: no write
+            else:
+                with pytest.raises(WriteError, match="INVALID_OWNER_ID"):
+                    connector.apply(note)
+                props = fake.objects["companies"][c]["properties"]
+                assert props["cmrules_history"] == "{}" and props["cmrules_fingerprint"]
+        assert [len(fake.tasks_of(c)) for c in clients] == [1, 0]
