@@ -160,6 +160,21 @@ def language(ctx: click.Context, lang: str | None) -> str:
 
 
 @contextmanager
+def progress(ctx: click.Context, language: str) -> Iterator[Any]:
+    """An ``on_progress`` callback drawing a status line on standard error when it is a terminal
+    and ``--quiet`` was not given, else ``None``; the line is erased however the block ends."""
+    import sys
+
+    from ..progress import StatusLine, wanted
+
+    if not wanted(sys.stderr, bool(settings(ctx).get("quiet"))):
+        yield None
+        return
+    with StatusLine(sys.stderr, language) as line:
+        yield line
+
+
+@contextmanager
 def sink(ctx: click.Context, output: str = "-") -> Iterator[Callable[[str], None]]:
     """Where a streamed result goes: standard output, or ``output`` (created 0600)."""
     import os

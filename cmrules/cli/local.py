@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .app import cli
-from .common import open_session
+from .common import open_session, progress
 
 
 @cli.group()
@@ -42,7 +42,8 @@ def local_import(ctx: click.Context, file: str, keep_demo: bool) -> None:
         raise ConfigError(
             f"'local import' needs source: local (this config uses {session.config.source})"
         )
-    counts = importer(file, replace_demo=not keep_demo)
+    with progress(ctx, session.config.language) as on_progress:
+        counts = importer(file, replace_demo=not keep_demo, on_progress=on_progress)
     if counts.pop("demo_replaced", 0):
         click.echo("replaced the bundled demo data with yours (use --keep-demo to keep the demo)")
     click.echo(

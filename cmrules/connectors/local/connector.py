@@ -113,9 +113,11 @@ class LocalConnector(Connector):
                 self.created = True
         return self._db
 
-    def import_file(self, path: Path | str, replace_demo: bool = False) -> dict[str, int]:
+    def import_file(
+        self, path: Path | str, replace_demo: bool = False, on_progress: Any = None
+    ) -> dict[str, int]:
         """Load a YAML/JSON file into this database (see :func:`.importer.import_file`)."""
-        return import_file(self, path, replace_demo=replace_demo)
+        return import_file(self, path, replace_demo=replace_demo, on_progress=on_progress)
 
     def close(self) -> None:
         """Close the database."""

@@ -26,6 +26,7 @@ from cmrules.model import (
     Role,
     Side,
 )
+from cmrules.progress import Counter, Event, OnProgress
 from cmrules.values import iso, parse_bool, parse_datetime, parse_number
 from cmrules.yamlutil import error_line, line_of, load_with_lines, read_text
 
@@ -68,7 +69,10 @@ class _RowError(Exception):
 
 
 def import_file(
-    conn: LocalConnector, path: Path | str, replace_demo: bool = False
+    conn: LocalConnector,
+    path: Path | str,
+    replace_demo: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, int]:
     """Load a YAML/JSON file into the local database in one transaction.
 
@@ -76,19 +80,22 @@ def import_file(
     line for the first bad row; nothing is committed then.  ``replace_demo``: when the store
     holds only the bundled demo and the file brings organisations of its own, the demo is
     deleted in the same transaction (``counts["demo_replaced"]`` is then 1).
+    ``on_progress``: the file's size while it is parsed, then rows imported of the file's rows.
     """
     path = Path(path)
     try:
         text = read_text(path, "import file")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if on_progress is not None:
+        on_progress(Event("parse", len(text.encode("utf-8")), None, "bytes"))
     try:
         data, lines = load_with_lines(text)  # JSON is YAML
     except yaml.YAMLError as exc:
         raise UsageError(
             f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
         ) from None
-    return import_data(conn, data, lines, str(path), replace_demo=replace_demo)
+    return import_data(conn, data, lines, str(path), replace_demo, on_progress)
 
 
 def import_data(
@@ -97,6 +104,7 @@ def import_data(
     lines: Mapping[tuple[Any, ...], int],
     path: str,
     replace_demo: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, int]:
     """Import already-parsed data (``lines``: line of each node, ``path``: where it came from)
     with the same checks as :func:`import_file`; rule tests' ``dataset:`` uses this."""
@@ -119,6 +127,8 @@ def import_data(
     for row in data.get("organisations") or []:
         if isinstance(row, dict) and row.get("id") is not None:
             known_orgs[str(row["id"])] = str(row.get("kind", ""))
+    total = sum(len(v) for v in data.values() if isinstance(v, list))
+    progress = Counter(on_progress, "import", "rows", total, every=max(1, total // 1000))
     try:
         with db:
             if drop_demo:
@@ -158,8 +168,11 @@ def import_data(
                     except (ValueError, OverflowError) as exc:
                         raise UsageError(f"{where}: {exc}; nothing was imported") from None
                     counts[section] += 1
+                    progress.add()
     except sqlite3.Error as exc:
         raise ConnectorError(f"{path}: the local database refused the import: {exc}") from None
+    finally:
+        progress.finish()
     return counts
 
 

@@ -1,0 +1,59 @@
+"""Run the ``cmrules`` CLI in a child process whose standard error is a pseudo-terminal (as in
+an interactive shell) while standard output is a pipe (as in ``cmrules … > out.json``)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+from dataclasses import dataclass
+
+MAIN = "from cmrules.cli import main; main()"
+
+
+@dataclass
+class Ran:
+    """What the child wrote: standard output (the pipe), standard error (the terminal)."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run(*args: str, tty: bool = True, timeout: float = 120) -> Ran:
+    """``cmrules *args`` with standard error on a pseudo-terminal (``tty``) or a pipe."""
+    master, slave = pty.openpty() if tty else (None, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MAIN, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave if tty else subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    if slave is not None:
+        os.close(slave)
+    err = b""
+    if master is not None:
+        while True:  # read the terminal as the child writes: its buffer is small
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                proc.kill()
+                raise TimeoutError(f"cmrules {' '.join(args)} wrote nothing for {timeout} s")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+    out, piped_err = proc.communicate(timeout=timeout)
+    err += piped_err or b""
+    return Ran(proc.returncode, out.decode("utf-8"), err.decode("utf-8").replace("\r\n", "\n"))
+
+
+def screen(err: str) -> str:
+    """What a terminal shows at the end: each row as its last ``\\r`` left it."""
+    return "\n".join(row.split("\r")[-1].rstrip() for row in err.split("\n"))

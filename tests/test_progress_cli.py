@@ -1,0 +1,92 @@
+"""Progress on the command line: on standard error when it is a terminal, never on standard
+output, silenced by --quiet and absent from pipes, cron logs and CliRunner captures."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from ptyrun import run, screen
+
+from cmrules import progress as pg
+from cmrules.cli import cli
+
+N = 300  # client companies in the generated import file
+
+
+@pytest.fixture
+def big_file(tmp_path: Path) -> Path:
+    """An agency and its N clients, as a customer's export would give them."""
+    orgs = [{"id": "v-nord", "name": "Pixel Nord", "kind": "vendor"}]
+    orgs += [{"id": f"c{i}", "name": f"Client {i}", "kind": "company"} for i in range(N)]
+    engagements = [{"company": f"c{i}", "vendor": "v-nord", "started": "2025-01-06"}
+                   for i in range(N)]  # fmt: skip
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps({"organisations": orgs, "engagements": engagements}), "utf-8")
+    return path
+
+
+def test_import_shows_progress_on_a_terminal_and_erases_it(big_file):
+    ran = run("local", "import", str(big_file), "--keep-demo")
+    assert ran.code == 0, ran.err
+    rows = 2 * N + 1
+    assert "lecture du fichier\u202f: " in ran.err  # the config's language: French by default
+    assert f"/{rows:,}".replace(",", "\u202f") in ran.err  # rows done of the file's rows
+    shown = [row for row in screen(ran.err).splitlines() if row]
+    assert all(row.startswith("(created local database") for row in shown)  # erased at the end
+    assert ran.out.startswith(f"imported {N + 1} organisations")  # the result, on stdout only
+    assert len(ran.out.splitlines()) == 1 and "\r" not in ran.out  # no status line there
+
+
+def test_no_progress_when_standard_error_is_not_a_terminal(big_file):
+    ran = run("local", "import", str(big_file), "--keep-demo", tty=False)
+    assert ran.code == 0
+    assert "\r" not in ran.err and "import" not in ran.err  # a cron log gets no status lines
+    assert ran.err.startswith("(created local database")  # notices still appear
+
+
+def test_quiet_silences_progress_on_a_terminal(big_file):
+    ran = run("-q", "local", "import", str(big_file), "--keep-demo")
+    assert ran.code == 0
+    assert ran.err == ""
+
+
+class Tty(io.StringIO):
+    """Standard error as a terminal (isatty), kept in memory."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def cli_on_tty(monkeypatch, *args: str, lang_step: float = 0.5) -> tuple[str, str]:
+    """Run the CLI in this process with standard error a terminal and a clock that moves
+    ``lang_step`` seconds at each reading, so rates and ETAs are known numbers."""
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(pg, "CLOCK", lambda: next(ticks) * lang_step)
+    err, out = Tty(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(sys, "stdout", out)
+    try:
+        cli.main(list(args), prog_name="cmrules", standalone_mode=False)
+    except SystemExit as exc:  # pragma: no cover - a failure shows in the assertions
+        assert not exc.code
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_progress_counts_rows_with_an_eta(monkeypatch, big_file):
+    out, err = cli_on_tty(monkeypatch, "local", "import", str(big_file), "--keep-demo")
+    assert "imported" in out
+    lines = [x for x in err.split("\r") if x.startswith("import\u202f: ")]
+    assert lines, err
+    assert any("reste " in x for x in lines)  # with a count known, an estimate of time left
+    assert err[: err.index("(created")].endswith("\r")  # erased before the next notice
+
+
+def test_not_shown_under_a_test_runner_capture(big_file):
+    result = CliRunner().invoke(cli, ["local", "import", str(big_file), "--keep-demo"])
+    assert result.exit_code == 0, result.output
+    assert "lecture du fichier" not in result.output
