@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from .errors import AuthError, ConfigError, ConnectorError, RateLimitExhausted
 from .model import ActivityKind, Coverage, Dataset, Organisation, OrgKind
+from .progress import OnProgress
 from .tasks import Task
 
 ENTRY_POINT_GROUP = "cmrules.connectors"
@@ -95,6 +96,8 @@ class ConnectorContext:
     coverage: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: CRM properties to read on every organisation into ``Organisation.properties``
     org_properties: tuple[str, ...] = ()
+    #: where reads report their progress (pages, records), while a command runs
+    progress: OnProgress | None = None
 
     def count(self, key: str, n: int = 1) -> None:
         """Add ``n`` to the run counter ``key`` (api_calls, write_calls, ...)."""

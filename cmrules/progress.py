@@ -85,7 +85,8 @@ OnProgress = Callable[[Event], None]
 
 class Counter:
     """Counts one phase and reports it.  ``every``: report at most once per that many steps
-    (a per-row counter in a tight loop); the callback throttles redraws itself."""
+    (a per-row counter in a tight loop); the callback throttles redraws itself.  ``start``:
+    report the phase at once (``False``: at its first step, for a phase that begins later)."""
 
     __slots__ = ("_emit", "phase", "unit", "total", "done", "_every", "_next")
 
@@ -96,12 +97,13 @@ class Counter:
         unit: str = "records",
         total: int | None = None,
         every: int = 1,
+        start: bool = True,
     ):
         self._emit, self.phase, self.unit, self.total = emit, phase, unit, total
         self.done = 0
         self._every = max(1, every)
-        self._next = self._every if emit is not None else -1  # -1: never report
-        if emit is not None:
+        self._next = -1 if emit is None else self._every if start else 0  # -1: never report
+        if emit is not None and start:
             emit(Event(phase, 0, total, unit))
 
     def add(self, n: int = 1) -> None:
@@ -194,6 +196,8 @@ def describe(
     """The status line for ``event`` (without cutting it to the terminal's width)."""
     label = PHASES.get(event.phase, W(event.phase, event.phase))[language]
     one, other = UNITS.get(event.unit, (W(event.unit, event.unit),) * 2)
+    if event.total is None and not event.done:
+        return label + "…"  # started, nothing counted yet (or nothing to count)
     if event.unit == "bytes":
         count = _size(event.done, language)
         if event.total is not None:
@@ -234,29 +238,29 @@ class StatusLine:
         self.stream, self.language, self.interval = stream, language, interval
         self.clock = clock or CLOCK
         self.width = width
-        self._phase: str | None = None
-        self._started = 0.0
-        self._rate = Rate()
+        self._phases: dict[str, tuple[float, Rate]] = {}  # running phases: start, rate
         self._drawn = 0  # characters on screen now
         self._last = float("-inf")  # when the line was last drawn
         self._held = False  # standard output left a partial line: draw nothing until it ends
 
     def __call__(self, event: Event) -> None:
         now = self.clock()
-        if event.phase != self._phase:
-            self._phase, self._started, self._rate = event.phase, now, Rate()
-            self._rate.add(now, event.done)
         if event.finished:
-            self.clear()
-            self._phase = None
+            # the next phase's line replaces this one; erasing here would flicker between
+            # short phases (one page each)
+            self._phases.pop(event.phase, None)
             return
+        if event.done == 0 or event.phase not in self._phases:  # a phase (re)starts
+            self._phases[event.phase] = (now, Rate())
+            self._phases[event.phase][1].add(now, event.done)
         if now - self._last < self.interval:
             return
         self._last = now
-        self._rate.add(now, event.done)  # a sample per redraw at most: bounded memory
+        started, rate = self._phases[event.phase]
+        rate.add(now, event.done)  # a sample per redraw at most: bounded memory
         if self._held:
             return
-        line = describe(event, self.language, self._rate.per_second(), now - self._started)
+        line = describe(event, self.language, rate.per_second(), now - started)
         width = self.width or shutil.get_terminal_size((80, 24)).columns
         line = line[: max(10, width - 1)]  # never wrap: ``\r`` only returns within one row
         self.stream.write("\r" + line.ljust(self._drawn))

@@ -6,10 +6,10 @@ CLI commands stay thin and call these functions; everything here raises
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,19 +21,19 @@ from . import findings as findings_mod
 from . import history as history_mod
 from . import records as records_mod
 from . import rulebook as rulebook_mod
-from . import state as state_mod
 from . import stream as stream_mod
 from . import tasks as tasks_mod
 from .connector import Connector, ConnectorContext, connector_class
 from .connector_settings import validate_section
-from .errors import CmrulesError, RateLimitExhausted
+from .errors import CmrulesError
 from .findings import Finding, Subject
 from .model import Dataset, Organisation, OrgKind
 from .profiles import DEFAULT, RuleSets, property_names
+from .progress import Counter, OnProgress
 from .records import run_gaps as ops_gaps
 from .records import run_notices
 from .results import RecordResult, Report, Tally
-from .selection import prospects, resolve, select, vendors_of
+from .selection import resolve, select, vendors_of
 from .signals import (
     CompanyContext,
     ProspectContext,
@@ -175,6 +175,7 @@ def evaluate_dataset(
     language: str,
     vendor_values: Mapping[str, dict[str, SignalValue]] | None = None,
     prospect_ids: Iterable[str] = (),
+    on_progress: OnProgress | None = None,
 ) -> list[RecordResult]:
     """Signals -> engine -> findings -> rendered note, for vendors and their active clients,
     and for ``prospect_ids`` (companies before signing: their readiness).
@@ -182,7 +183,8 @@ def evaluate_dataset(
     A company is evaluated in every active engagement it has in ``ds`` (one note covering all
     its vendors); an ended engagement is not judged and the vendor is listed as former.
     ``vendor_values``: a vendor's signals computed beforehand (over a portfolio evaluated in
-    chunks, :mod:`cmrules.stream`) instead of from ``ds``."""
+    chunks, :mod:`cmrules.stream`) instead of from ``ds``.  ``on_progress``: records evaluated
+    of the records to evaluate."""
     sets = session.rulesets
     cfg = session.config
     policy = records_mod.Policy.build(
@@ -231,6 +233,10 @@ def evaluate_dataset(
             ):
                 companies.append(e.company_id)
 
+    prospect_ids = list(dict.fromkeys(prospect_ids))
+    companies = list(dict.fromkeys(companies))
+    count = len(vendor_ids) * (only is None) + len(companies) + len(prospect_ids)
+    progress = Counter(on_progress, "evaluate", "records", count)
     if only is None:
         for vid in vendor_ids:
             vendor = ds.organisations[vid]
@@ -240,8 +246,9 @@ def evaluate_dataset(
             )
             found = run(profile, "vendor", Subject(vendor.id, vendor.name, "vendor"), values)
             results.append(result(vendor, "vendor", [vendor], found, {vid: values}, profile))
+            progress.add()
 
-    for cid in dict.fromkeys(companies):
+    for cid in companies:
         company = ds.organisations[cid]
         profile = sets.select(company)
         settings = session.settings(profile)
@@ -261,12 +268,15 @@ def evaluate_dataset(
         results.append(
             result(company, "company", vendors, found, per_vendor, profile, former_vendors=former)
         )
-    for cid in dict.fromkeys(prospect_ids):
+        progress.add()
+    for cid in prospect_ids:
         company = ds.organisations[cid]
         profile = sets.select(company)
         values = compute(ProspectContext(ds, company, as_of, session.settings(profile)))
         found = run(profile, "prospect", Subject(cid, company.name, "prospect"), values)
         results.append(result(company, "prospect", [], found, {"": values}, profile))
+        progress.add()
+    progress.finish()
     return results
 
 
@@ -281,35 +291,43 @@ def evaluate(
     write: bool = True,
     on_record: Callable[[RecordResult], None] | None = None,
     deal: str | None = None,
+    on_progress: OnProgress | None = None,
 ) -> Report:
     """``cmrules evaluate``: one vendor and its clients, one company (with its vendors), or a
     prospect (a company not signed yet, an open deal: its readiness).
 
     With ``on_record``, each record is handed to it once written back (or not) and is not
     kept in the report (whose summary still counts it): memory stays flat on any portfolio
-    the connector can list in chunks (:mod:`cmrules.stream`)."""
+    the connector can list in chunks (:mod:`cmrules.stream`).  ``on_progress`` sees the
+    reads, the evaluation and the write-back (:mod:`cmrules.progress`)."""
     language = language or session.config.language
     started = time.monotonic()
     records: Iterable[RecordResult]
-    if vendor and not company and not deal and stream_mod.can_stream(session.connector):
-        v = resolve(session.connector, vendor, OrgKind.VENDOR)
-        records = stream_mod.portfolio_records(session, [v.id], as_of=as_of, language=language)
-    else:
-        sel = select(session, vendor=vendor, company=company, deal=deal)
-        records = evaluate_dataset(
-            session,
-            sel.dataset,
-            vendor_ids=sel.vendor_ids,
-            company_ids=sel.company_ids,
-            as_of=as_of,
-            language=language,
-            prospect_ids=sel.prospect_ids,
-        )
-    report = Report(as_of=as_of, language=language)
-    run = consume(session, report, records, write=write, dry_run=dry_run, command="evaluate",
-                  as_of=as_of, on_record=on_record)  # fmt: skip
+    with reporting(session, on_progress):
+        if vendor and not company and not deal and stream_mod.can_stream(session.connector):
+            v = resolve(session.connector, vendor, OrgKind.VENDOR)
+            records = stream_mod.portfolio_records(
+                session, [v.id], as_of=as_of, language=language, on_progress=on_progress
+            )
+        else:
+            sel = select(session, vendor=vendor, company=company, deal=deal)
+            records = evaluate_dataset(
+                session,
+                sel.dataset,
+                vendor_ids=sel.vendor_ids,
+                company_ids=sel.company_ids,
+                as_of=as_of,
+                language=language,
+                prospect_ids=sel.prospect_ids,
+                on_progress=on_progress,
+            )
+        report = Report(as_of=as_of, language=language)
+        total = len(records) if isinstance(records, list) else None
+        run = consume(session, report, records, write=write, dry_run=dry_run, command="evaluate",
+                      as_of=as_of, on_record=on_record, on_progress=on_progress,
+                      total=total)  # fmt: skip
     if write and not dry_run:
-        _record(session.config.default_state_path(), as_of, "evaluate", run.counts)
+        record_run(session.config.default_state_path(), as_of, "evaluate", run.counts)
     report.stats.update(session.context.stats)
     report.stats["duration_s"] = round(time.monotonic() - started, 3)
     return report
@@ -334,14 +352,18 @@ def consume(
     command: str,
     as_of: datetime,
     on_record: Callable[[RecordResult], None] | None = None,
-    on_progress: Callable[[RecordResult], None] | None = None,
+    on_progress: OnProgress | None = None,
+    total: int | None = None,
 ) -> Run:
     """Write the records back (unless ``write`` is false), log the decisions, and account for
     each record in ``report`` — kept, or handed to ``on_record`` and only counted — in groups
     of at most ``stream.CHUNK``.  Run warnings (waivers not applied, the connector's
-    unmatched records) and the ops data gaps end up in ``report``."""
+    unmatched records) and the ops data gaps end up in ``report``.  With ``total`` (records
+    evaluated beforehand, not streamed), ``on_progress`` sees records written of ``total``."""
     run = Run()
     group: list[RecordResult] = []
+    writing = on_progress if write and total is not None else None
+    progress = Counter(writing, "write", "records", total)
 
     def hand_on() -> None:
         if write and group:
@@ -357,8 +379,7 @@ def consume(
         group.clear()
 
     def done(r: RecordResult) -> None:
-        if on_progress is not None:
-            on_progress(r)
+        progress.add()
         group.append(r)
         if len(group) >= stream_mod.CHUNK:
             hand_on()
@@ -370,6 +391,7 @@ def consume(
             for r in records:
                 done(r)
     finally:
+        progress.finish()
         hand_on()  # what was written before a failure is logged and counted too
         report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
         report.add_unmatched(getattr(session.connector, "unmatched", None) or [])
@@ -377,7 +399,17 @@ def consume(
     return run
 
 
-def _record(state_path: Path, as_of: datetime, command: str, results: Any) -> None:
+@contextmanager
+def reporting(session: Session, on_progress: OnProgress | None) -> Iterator[None]:
+    """The connector's reads report to ``on_progress`` for the length of the block."""
+    before, session.context.progress = session.context.progress, on_progress
+    try:
+        yield
+    finally:
+        session.context.progress = before
+
+
+def record_run(state_path: Path, as_of: datetime, command: str, results: Any) -> None:
     """One line of run history next to the state file (for ``cmrules report``'s trend)."""
     history_mod.record_run(
         history_mod.history_path(state_path),
@@ -389,95 +421,12 @@ def _record(state_path: Path, as_of: datetime, command: str, results: Any) -> No
 
 
 # -- sync ----------------------------------------------------------------------------------------
-def sync(
-    session: Session,
-    *,
-    full: bool = False,
-    dry_run: bool = False,
-    as_of: datetime | None = None,
-    state_path: Path | None = None,
-    on_start: Callable[[int], None] | None = None,
-    on_progress: Callable[[RecordResult], None] | None = None,
-    on_record: Callable[[RecordResult], None] | None = None,
-) -> Report:
-    """``cmrules sync``: every vendor and client changed since the last successful run.
+def sync(session: Session, **options: Any) -> Report:
+    """``cmrules sync``: every vendor and client changed since the last successful run
+    (:func:`cmrules.syncing.sync`)."""
+    from .syncing import sync as run
 
-    ``on_progress`` sees each record once written; with ``on_record`` records are handed on
-    and not kept (the CLI keeps none: memory stays flat on a large portfolio).
-
-    The watermark advances only when every record was written (or unchanged); a partial
-    failure leaves it where it was, so the next run retries — unchanged records then cost
-    nothing, and notes already written are recognised by their fingerprint.
-    """
-    conn = session.connector
-    path = state_path or session.config.default_state_path()
-    started = time.monotonic()
-    run_started = datetime.now(UTC).replace(microsecond=0)
-    as_of = as_of or run_started
-    language = session.config.language
-    with state_mod.run_lock(path):
-        state = state_mod.read_state(path)
-        since = None if full else state_mod.watermark(state)
-        changes = conn.changed_since(since, run_started)
-        vendors = {
-            o.id for o in conn.find_organisations("", OrgKind.VENDOR) if o.kind == OrgKind.VENDOR
-        }
-        changed_vendors = changes.organisation_ids & vendors
-        changed_companies = sorted(changes.organisation_ids - vendors)
-        affected = set(changed_vendors)
-        for vids in vendors_of(conn, changed_companies).values():
-            affected.update(vids)
-        report = Report(as_of=as_of, language=language)
-        vendor_ids = sorted(affected)
-        records: Iterable[RecordResult] = []
-        total = 0
-        if affected and stream_mod.can_stream(conn):
-            clients = {c for v in vendor_ids for c in conn.clients_of(v)}  # type: ignore[attr-defined]
-            total = len(vendor_ids) + len(clients)
-            records = stream_mod.portfolio_records(
-                session, vendor_ids, as_of=as_of, language=language
-            )
-        elif affected:
-            ds = session.load(vendor_ids)
-            records = evaluate_dataset(
-                session, ds, vendor_ids=vendor_ids, as_of=as_of, language=language
-            )
-            total = len(records)
-        changed_prospects = conn.changed_prospects(since, changed_companies)  # not signed yet
-        pds = prospects(session, changed_prospects)
-        ready = evaluate_dataset(
-            session, pds, vendor_ids=[], company_ids=[], as_of=as_of, language=language,
-            prospect_ids=[c for c in changed_prospects if c in pds.organisations],
-        )  # fmt: skip
-        records, total = itertools.chain(records, ready), total + len(ready)
-        if on_start is not None:
-            on_start(total)
-        try:
-            run = consume(session, report, records, write=True, dry_run=dry_run, command="sync",
-                          as_of=as_of, on_record=on_record, on_progress=on_progress)  # fmt: skip
-        except RateLimitExhausted as exc:
-            report.warnings.append(str(exc))
-            raise
-        failed = report.count(FAILED)
-        if not dry_run:
-            _record(path, as_of, "sync", run.counts)
-        if not dry_run and failed == 0:
-            state_mod.save_watermark(
-                path,
-                state,
-                changes.watermark,
-                source=conn.describe(),
-                last_run=run_started.isoformat(),
-            )
-        report.stats.update(session.context.stats)
-        report.stats.update({
-            "records_read": len(changes.organisation_ids),
-            "since": since.isoformat() if since else None,
-            "watermark_advanced": not dry_run and failed == 0,
-            "state_path": str(path),
-            "duration_s": round(time.monotonic() - started, 3),
-        })  # fmt: skip
-    return report
+    return run(session, **options)
 
 
 def list_notes(session: Session, ref: str, kind: OrgKind) -> tuple[Organisation, list[Any]]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from .connector import Connector
 from .errors import CmrulesError
 from .model import Dataset
+from .progress import Counter, OnProgress
 from .selection import vendors_of
 from .signals import SignalValue, VendorContext, compute
 from .signals.base import TOO_EARLY
@@ -88,15 +89,23 @@ def portfolio_records(
     *,
     as_of: datetime,
     language: str,
+    on_progress: OnProgress | None = None,
 ) -> Iterator[RecordResult]:
     """Each vendor's record, then its clients' (a client of several of these vendors once),
-    loaded and evaluated ``CHUNK`` clients at a time."""
+    loaded and evaluated ``CHUNK`` clients at a time.
+
+    ``on_progress`` sees two phases, counted in clients over every vendor: ``portfolio``, the
+    first pass (the vendors' signals), and ``evaluate``, the clients evaluated and handed on
+    (written back, output)."""
     from .service import evaluate_dataset
 
     conn = session.connector
     seen: set[str] = set()
-    for vid in vendor_ids:
-        clients = conn.clients_of(vid)  # type: ignore[attr-defined]
+    portfolios = {vid: conn.clients_of(vid) for vid in vendor_ids}  # type: ignore[attr-defined]
+    unique = len({c for clients in portfolios.values() for c in clients})
+    reading = Counter(on_progress, "portfolio", "companies", sum(map(len, portfolios.values())))
+    judged = Counter(on_progress, "evaluate", "companies", unique, start=False)
+    for vid, clients in portfolios.items():
         if not clients:  # the vendor alone
             yield from evaluate_dataset(
                 session, session.load([vid]), vendor_ids=[vid], as_of=as_of, language=language
@@ -106,6 +115,7 @@ def portfolio_records(
         vendor_only = Dataset()
         for chunk in _chunks(clients):
             ds = session.prepare(conn.load([vid], chunk))
+            reading.add(len(chunk))
             vendor = ds.organisations[vid]
             settings = session.settings(session.rulesets.select(vendor))
             parts.append(compute(VendorContext(ds, vendor, as_of, settings)))
@@ -127,6 +137,9 @@ def portfolio_records(
                 if any(e.vendor_id == vid and e.active(as_of) for e in ds.engagements_of_company(c))
             ]  # an ended or prospect engagement is not judged (as in a whole-portfolio run)
             seen.update(active)
-            yield from evaluate_dataset(
+            for record in evaluate_dataset(
                 session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language
-            )
+            ):
+                yield record
+                judged.add()
+            judged.add(len(chunk) - len(active))  # ended or prospect engagements: not judged

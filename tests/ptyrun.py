@@ -8,6 +8,7 @@ import pty
 import select
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 
 MAIN = "from cmrules.cli import main; main()"
@@ -34,6 +35,9 @@ def run(*args: str, tty: bool = True, timeout: float = 120) -> Ran:
     )
     if slave is not None:
         os.close(slave)
+    chunks: list[bytes] = []  # standard output, drained beside the terminal: a pipe fills up
+    drain = threading.Thread(target=lambda: chunks.append(proc.stdout.read()))  # type: ignore[union-attr]
+    drain.start()
     err = b""
     if master is not None:
         while True:  # read the terminal as the child writes: its buffer is small
@@ -49,9 +53,12 @@ def run(*args: str, tty: bool = True, timeout: float = 120) -> Ran:
                 break
             err += chunk
         os.close(master)
-    out, piped_err = proc.communicate(timeout=timeout)
-    err += piped_err or b""
-    return Ran(proc.returncode, out.decode("utf-8"), err.decode("utf-8").replace("\r\n", "\n"))
+    if proc.stderr is not None:
+        err += proc.stderr.read()
+    drain.join(timeout)
+    proc.wait(timeout)
+    out = b"".join(chunks).decode("utf-8")
+    return Ran(proc.returncode, out, err.decode("utf-8").replace("\r\n", "\n"))
 
 
 def screen(err: str) -> str:

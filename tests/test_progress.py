@@ -128,17 +128,38 @@ def test_redraws_are_throttled_to_ten_a_second():
     assert last_line(out).startswith("writing back: 1,001/10,000")
 
 
-def test_finishing_a_phase_erases_the_line_for_the_next():
+def test_the_next_phase_replaces_the_line_and_close_erases_it():
     line, out, clock = status()
-    with phase(line, "changes", "pages") as pages:
-        clock.now += 1
-        pages.add()
-    assert last_line(out) == ""  # erased
-    with phase(line, "write", "records", total=2) as written:
-        clock.now += 1
-        written.add()
-        assert last_line(out).startswith("writing back: 1/2")
+    with line:
+        with phase(line, "changes", "pages") as pages:
+            clock.now += 1
+            pages.add(12)
+        assert last_line(out).startswith("looking for changes: 12 pages")
+        with phase(line, "write", "records", total=2) as written:
+            clock.now += 1
+            written.add()
+            assert last_line(out) == "writing back: 1/2 (50%) · 1/s · ETA 1 s"
     assert last_line(out) == ""
+
+
+def test_a_phase_without_counts_names_what_is_being_done():
+    line, out, clock = status("fr")
+    Counter(line, "changes", "")
+    assert last_line(out) == "recherche des changements…"
+
+
+def test_interleaved_phases_keep_their_own_rate():
+    line, out, clock = status()
+    tickets, metrics = Counter(line, "activities", "pages"), Counter(line, "notes", "pages")
+    for _ in range(10):  # a page of tickets every second, a page of metrics every 5 s
+        clock.now += 0.5
+        tickets.add()
+        clock.now += 0.5
+        if clock.now % 5 == 0:
+            metrics.add()
+    clock.now += 0.5
+    tickets.add()
+    assert last_line(out) == "reading activities: 11 pages · 1/s"
 
 
 def test_close_erases_the_line_even_when_the_run_is_interrupted():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -90,3 +91,70 @@ def test_not_shown_under_a_test_runner_capture(big_file):
     result = CliRunner().invoke(cli, ["local", "import", str(big_file), "--keep-demo"])
     assert result.exit_code == 0, result.output
     assert "lecture du fichier" not in result.output
+
+
+# -- evaluate and sync on a generated portfolio ----------------------------------------------
+AS_OF = "2026-11-20T12:00:00Z"
+DURATION = r'"duration_s": [0-9.]+'
+
+
+@pytest.fixture(scope="module")
+def store_config(tmp_path_factory) -> str:
+    """A config in English on a generated store: one agency, 600 clients (two chunks)."""
+    import local_portfolio
+
+    where = tmp_path_factory.mktemp("portfolio")
+    local_portfolio.build(where / "local.sqlite3", 600)
+    config = where / "cmrules.yaml"
+    config.write_text(
+        f"source: local\nlanguage: en\nlocal:\n  path: {where / 'local.sqlite3'}\n  demo: false\n",
+        "utf-8",
+    )
+    return str(config)
+
+
+def test_evaluate_json_is_byte_identical_with_progress_on_the_terminal(store_config):
+    args = ("--config", store_config, "evaluate", "--vendor", "v-big", "--format", "json",
+            "--dry-run", "--as-of", AS_OF)  # fmt: skip
+    shown, piped = run(*args), run(*args, tty=False)
+    assert shown.code == piped.code == 0, shown.err
+    # progress never touches standard output: byte for byte the same, once the run's own
+    # duration (the one figure that differs between any two runs) is set aside
+    assert re.sub(DURATION, "", shown.out) == re.sub(DURATION, "", piped.out)
+    assert len(json.loads(shown.out)["records"]) == 601  # the whole document: agency + clients
+    assert "reading the portfolio: " in shown.err and "/600 " in shown.err
+    assert "evaluating: " in shown.err
+    assert screen(shown.err).strip() == ""  # erased when the command ends
+    assert "\r" not in piped.err and "evaluating" not in piped.err
+
+
+def test_evaluate_progress_has_counts_and_an_eta(monkeypatch, store_config):
+    out, err = cli_on_tty(monkeypatch, "--config", store_config, "evaluate", "--vendor",
+                          "v-big", "--format", "json", "--no-write", "--as-of", AS_OF)  # fmt: skip
+    assert out.startswith("{")
+    evaluating = [x.rstrip() for x in err.split("\r") if x.startswith("evaluating: ")]
+    assert any("/600 (" in x and " · ETA " in x for x in evaluating), evaluating
+    assert err.endswith("\r")
+
+
+def test_quiet_evaluate_draws_nothing(store_config):
+    ran = run("--config", store_config, "evaluate", "--vendor", "v-big", "--format", "json",
+              "--no-write", "--as-of", AS_OF, "-q")  # fmt: skip
+    assert ran.code == 0 and ran.err == ""
+
+
+def test_sync_shows_every_phase_and_its_json_is_unchanged(store_config):
+    args = ("--config", store_config, "sync", "--full", "--json", "--dry-run", "--as-of", AS_OF)
+    shown, piped = run(*args), run(*args, tty=False)
+    assert shown.code == piped.code == 0, shown.err
+    # phases shorter than a redraw interval may not be drawn (here listing the vendors)
+    for text in ("looking for changes…", "reading the portfolio: ", "evaluating: "):
+        assert text in shown.err, text
+    assert screen(shown.err).strip() == ""
+    drop = {"duration_s", "state_path"}  # the run's own measure and path, not its result
+
+    def result(text: str) -> dict:
+        return {k: v for k, v in json.loads(text).items() if k not in drop}
+
+    assert result(shown.out) == result(piped.out)
+    assert "\r" not in piped.err

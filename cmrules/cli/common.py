@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -172,6 +172,16 @@ def progress(ctx: click.Context, language: str) -> Iterator[Any]:
         return
     with StatusLine(sys.stderr, language) as line:
         yield line
+
+
+def beside(on_progress: Any, write: Callable[[str], None], output: str) -> Callable[[str], None]:
+    """``write`` to the result's sink, made to erase the status line first when both share a
+    terminal (results on standard output, and standard output a terminal)."""
+    import sys
+
+    if on_progress is None or output not in ("-", "") or not sys.stdout.isatty():
+        return write
+    return cast(Callable[[str], None], on_progress.output(write))
 
 
 @contextmanager

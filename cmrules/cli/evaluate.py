@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
-from typing import Any
 
 import click
 
-from .app import EXIT_PARTIAL, cli, settings
+from .app import EXIT_PARTIAL, cli
 from .common import (
+    beside,
     colored,
     emit,
     fail_on_exit,
     open_session,
     output_options,
+    progress,
     record_options,
     sink,
 )
@@ -55,10 +55,11 @@ def evaluate(
         raise click.UsageError("give --vendor NAME|ID, --company NAME|ID or --deal NAME|ID")
     moment = parse_as_of(as_of)
     session = open_session(ctx)
-    with sink(ctx, output) as write:
+    language = lang or session.config.language
+    with sink(ctx, output) as write, progress(ctx, language) as on_progress:
         # records are written out as they come: the report keeps none (flat memory)
         out = writer(
-            fmt, write, lang or session.config.language, moment, dry_run=dry_run,
+            fmt, beside(on_progress, write, output), language, moment, dry_run=dry_run,
             color=colored(ctx, output),
         )  # fmt: skip
         report = run(
@@ -71,6 +72,7 @@ def evaluate(
             dry_run=dry_run,
             write=not no_write,
             on_record=out.record,
+            on_progress=on_progress,
         )
         out.close(report)
     code = fail_on_exit(report, fail_on or session.config.fail_on)
@@ -120,32 +122,16 @@ def sync(
     if lang:
         session.config.language = lang
     moment = parse_as_of(as_of) if as_of else None
-    bar: dict[str, Any] = {}
-    show = fmt != "json" and sys.stderr.isatty() and not settings(ctx).get("quiet")
-
-    def start(n: int) -> None:
-        if show and n:
-            bar["b"] = click.progressbar(length=n, label="writing back", file=sys.stderr)
-            bar["b"].__enter__()
-
-    def step(_: Any) -> None:
-        if "b" in bar:
-            bar["b"].update(1)
-
-    try:
+    with progress(ctx, session.config.language) as on_progress:
         report = run(
             session,
             full=full,
             dry_run=dry_run,
             as_of=moment,
             state_path=Path(state_path) if state_path else None,
-            on_start=start,
-            on_progress=step,
             on_record=lambda r: None,  # only the summary is printed: keep no record
+            on_progress=on_progress,
         )
-    finally:
-        if "b" in bar:
-            bar["b"].__exit__(None, None, None)
     summary = report.summary()
     record = {**summary, **{k: report.stats.get(k) for k in SYNC_KEYS},
               "warnings": list(report.warnings), "unmatched": list(report.unmatched)}  # fmt: skip

@@ -100,7 +100,7 @@ class HubSpotConnector(Connector):
             sleep=sleep,
             clock=clock,
         )
-        self.streams = HubSpotStreams(self.client, self._warn)
+        self.streams = HubSpotStreams(self.client, self._warn, self.context)
         self.mapper = HubSpotMapper(self.options, self._warn, self.context.org_properties)
         # a connector instance serves one run, under the core's run lock: per-run caches
         loaded_orgs: set[str] = set()

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from cmrules.connector import ConnectorContext
 from cmrules.paging import LoopGuard, Page, search_windows
+from cmrules.progress import Counter
 
 from .client import HubSpotClient
 from .common import (
@@ -31,6 +33,8 @@ from .common import (
 )
 
 log = logging.getLogger("cmrules.connectors.hubspot")
+#: the progress phase of reading each object type (engagement objects are activities)
+_PHASES = {"companies": "companies", "contacts": "contacts", "deals": "deals", "tasks": "tasks"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,20 @@ class AssocTarget:
 class HubSpotStreams:
     """Batched, paged reads of one object type at a time."""
 
-    def __init__(self, client: HubSpotClient, warn: Callable[[str], None]):
+    def __init__(
+        self,
+        client: HubSpotClient,
+        warn: Callable[[str], None],
+        context: ConnectorContext | None = None,
+    ):
         self.client = client
         self._warn = warn
+        self.context = context or ConnectorContext()
+
+    def _progress(self, object_type: str, total: int | None = None) -> Counter:
+        """Records read of ``object_type``, reported to the run's progress callback."""
+        name = _PHASES.get(object_type, "activities")
+        return Counter(self.context.progress, name, "records", total)
 
     def batch_read(
         self,
@@ -62,6 +77,7 @@ class HubSpotStreams:
         props = sorted(set(properties))
         records: dict[str, dict[str, Any]] = {}
         path = self.client.api.objects_path(object_type, "/batch/read")
+        progress = self._progress(object_type, len(unique))
         for chunk in chunks(unique, BATCH_READ_LIMIT):
             body = self.client.request(
                 "POST",
@@ -79,6 +95,8 @@ class HubSpotStreams:
                     records[str_id(item["id"])] = dict(properties_map)
             if not quiet:
                 self._report_batch_errors(body, f"{object_type} batch read")
+            progress.add(len(chunk))
+        progress.finish()
         return records
 
     def _report_batch_errors(self, body: Any, where: str) -> None:
@@ -98,6 +116,7 @@ class HubSpotStreams:
         result: dict[str, list[AssocTarget]] = defaultdict(list)
         pending: list[dict[str, str]] = [{"id": i} for i in sorted(set(ids), key=id_key)]
         guard = LoopGuard(f"HubSpot {from_type}→{to_type} associations")
+        progress = self._progress(to_type, len(pending))  # records whose links are read
         while pending:
             batch, pending = pending[:ASSOC_BATCH_LIMIT], pending[ASSOC_BATCH_LIMIT:]
             body = self.client.request("POST", path, json_body={"inputs": batch})
@@ -122,6 +141,7 @@ class HubSpotStreams:
                 if after:  # this record has more targets: one more input, its own cursor
                     guard.advance((from_id, str(after)))
                     pending.append({"id": from_id, "after": str(after)})
+            progress.add(sum("after" not in i for i in batch))
             # errors here are inputs without associations or unknown ids: informational
             for error in (body or {}).get("errors") or []:
                 if isinstance(error, dict):
@@ -131,6 +151,7 @@ class HubSpotStreams:
                         to_type,
                         scrub(str(error.get("message") or error.get("category"))),
                     )
+        progress.finish()
         return dict(result)
 
     def search(
@@ -151,6 +172,7 @@ class HubSpotStreams:
         path = self.client.api.objects_path(object_type, "/search")
         props = sorted(set(properties) | {"hs_object_id"})
         where = f"HubSpot {object_type} search"
+        progress = self._progress(object_type)
 
         def fetch(start: Hashable | None, after: Hashable | None) -> Page[dict[str, Any]]:
             window_filters = list(filters)
@@ -170,6 +192,9 @@ class HubSpotStreams:
                 body["after"] = after
             answer = self.client.request("POST", path, json_body=body, buckets=("search",))
             results = shape(answer, "results", f"{object_type} search")
+            first = start is None and after is None  # the whole query's total, not a window's
+            size = answer.get("total") if first else None
+            progress.update(progress.done + len(results), size if type(size) is int else None)
             nxt = ((answer.get("paging") or {}).get("next") or {}).get("after")
             return Page(
                 [i for i in results if isinstance(i, dict) and i.get("id") is not None],

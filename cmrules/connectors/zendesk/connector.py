@@ -99,7 +99,7 @@ class ZendeskConnector(Connector, Helpdesk):
         #: to nothing), accumulated over the run
         self.unmatched: list[str] = []
         self._warned: set[str] = set()
-        self.streams = ZendeskStreams(self.client, self.options)
+        self.streams = ZendeskStreams(self.client, self.options, self.context)
         self.mapper = ZendeskMapper(self.options, self._warn, self.context.org_properties)
         #: what cmrules wrote, so that the next incremental sync does not read it back
         self.own_writes = OwnWrites(

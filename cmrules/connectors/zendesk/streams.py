@@ -8,9 +8,11 @@ from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from cmrules.connector import ConnectorContext
 from cmrules.errors import ConnectorError, UsageError
 from cmrules.http import HttpError
 from cmrules.paging import LoopGuard, Page, cursor_pages
+from cmrules.progress import Event
 
 from .client import ZendeskClient
 from .settings import API, ZendeskSettings
@@ -19,9 +21,16 @@ from .settings import API, ZendeskSettings
 class ZendeskStreams:
     """Reads for one run; ``orgs`` caches raw organisations by id (the writer refreshes it)."""
 
-    def __init__(self, client: ZendeskClient, settings: ZendeskSettings):
+    def __init__(
+        self,
+        client: ZendeskClient,
+        settings: ZendeskSettings,
+        context: ConnectorContext | None = None,
+    ):
         self.client = client
         self.settings = settings
+        self.context = context or ConnectorContext()
+        self.pages: dict[str, int] = {}  # pages read per progress phase (this run)
         self.orgs: dict[str, dict[str, Any]] = {}  # raw organisations by id
         self.listed = False  # every organisation is in ``orgs``
 
@@ -35,6 +44,10 @@ class ZendeskStreams:
         body = self.client.request("GET", path, params=params, **kw)
         if not isinstance(body, dict):
             raise ConnectorError(f"Zendesk GET {urlsplit(path).path}: expected a JSON object")
+        if self.context.progress is not None:  # Zendesk gives no totals: pages and a rate
+            name = _phase(urlsplit(path).path)
+            self.pages[name] = self.pages.get(name, 0) + 1
+            self.context.progress(Event(name, self.pages[name], None, "pages"))
         return body
 
     def _next_url(self, link: Any) -> str | None:
@@ -146,3 +159,13 @@ class ZendeskStreams:
             return Page(items, next=cursor or None, more=not body.get("end_of_stream", True))
 
         return cursor_pages(fetch, f"Zendesk incremental {kind} export")
+
+
+def _phase(path: str) -> str:
+    """The progress phase of a read: the incremental exports find changes; organisations,
+    users, and tickets (with their metrics) are companies, contacts and activities."""
+    if "/incremental/" in path:
+        return "changes"
+    if "/organizations" in path:
+        return "companies"
+    return "contacts" if "/users" in path else "activities"
