@@ -64,7 +64,7 @@ UNITS: dict[str, tuple[Words, Words]] = {
 }
 INTERVAL = 0.1  # seconds between two redraws at most (ten a second)
 WINDOW = 30.0  # seconds of history the rate is measured over
-SETTLE = 1.0  # seconds a phase runs before an ETA is shown
+SETTLE = 2.0  # seconds a phase runs before an ETA is shown (the first chunk is slower)
 CLOCK: Callable[[], float] = time.monotonic  # the status line's default clock
 
 

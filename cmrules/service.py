@@ -176,6 +176,7 @@ def evaluate_dataset(
     vendor_values: Mapping[str, dict[str, SignalValue]] | None = None,
     prospect_ids: Iterable[str] = (),
     on_progress: OnProgress | None = None,
+    progress: Counter | None = None,
 ) -> list[RecordResult]:
     """Signals -> engine -> findings -> rendered note, for vendors and their active clients,
     and for ``prospect_ids`` (companies before signing: their readiness).
@@ -184,7 +185,7 @@ def evaluate_dataset(
     its vendors); an ended engagement is not judged and the vendor is listed as former.
     ``vendor_values``: a vendor's signals computed beforehand (over a portfolio evaluated in
     chunks, :mod:`cmrules.stream`) instead of from ``ds``.  ``on_progress``: records evaluated
-    of the records to evaluate."""
+    of the records to evaluate (``progress``: counted on a phase shared with other calls)."""
     sets = session.rulesets
     cfg = session.config
     policy = records_mod.Policy.build(
@@ -236,7 +237,7 @@ def evaluate_dataset(
     prospect_ids = list(dict.fromkeys(prospect_ids))
     companies = list(dict.fromkeys(companies))
     count = len(vendor_ids) * (only is None) + len(companies) + len(prospect_ids)
-    progress = Counter(on_progress, "evaluate", "records", count)
+    progress = progress or Counter(on_progress, "evaluate", "records", count)
     if only is None:
         for vid in vendor_ids:
             vendor = ds.organisations[vid]
@@ -276,7 +277,8 @@ def evaluate_dataset(
         found = run(profile, "prospect", Subject(cid, company.name, "prospect"), values)
         results.append(result(company, "prospect", [], found, {"": values}, profile))
         progress.add()
-    progress.finish()
+    if on_progress is not None:
+        progress.finish()
     return results
 
 

@@ -94,9 +94,9 @@ def portfolio_records(
     """Each vendor's record, then its clients' (a client of several of these vendors once),
     loaded and evaluated ``CHUNK`` clients at a time.
 
-    ``on_progress`` sees two phases, counted in clients over every vendor: ``portfolio``, the
-    first pass (the vendors' signals), and ``evaluate``, the clients evaluated and handed on
-    (written back, output)."""
+    ``on_progress`` sees two phases over every vendor: ``portfolio``, the clients read by the
+    first pass (the vendors' signals), and ``evaluate``, the records evaluated (each vendor,
+    each client once; a client whose engagement ended counts as done, unjudged)."""
     from .service import evaluate_dataset
 
     conn = session.connector
@@ -104,12 +104,13 @@ def portfolio_records(
     portfolios = {vid: conn.clients_of(vid) for vid in vendor_ids}  # type: ignore[attr-defined]
     unique = len({c for clients in portfolios.values() for c in clients})
     reading = Counter(on_progress, "portfolio", "companies", sum(map(len, portfolios.values())))
-    judged = Counter(on_progress, "evaluate", "companies", unique, start=False)
+    judged = Counter(on_progress, "evaluate", "records", unique + len(portfolios), start=False)
     for vid, clients in portfolios.items():
         if not clients:  # the vendor alone
             yield from evaluate_dataset(
-                session, session.load([vid]), vendor_ids=[vid], as_of=as_of, language=language
-            )
+                session, session.load([vid]), vendor_ids=[vid], as_of=as_of, language=language,
+                progress=judged,
+            )  # fmt: skip
             continue
         parts = []
         vendor_only = Dataset()
@@ -128,6 +129,7 @@ def portfolio_records(
             as_of=as_of,
             language=language,
             vendor_values={vid: merge_portfolio(parts)},
+            progress=judged,
         )
         for chunk in _chunks([c for c in clients if c not in seen]):
             ds = _load_clients(session, vid, chunk)
@@ -137,9 +139,8 @@ def portfolio_records(
                 if any(e.vendor_id == vid and e.active(as_of) for e in ds.engagements_of_company(c))
             ]  # an ended or prospect engagement is not judged (as in a whole-portfolio run)
             seen.update(active)
-            for record in evaluate_dataset(
-                session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language
-            ):
-                yield record
-                judged.add()
+            yield from evaluate_dataset(
+                session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language,
+                progress=judged,
+            )  # fmt: skip
             judged.add(len(chunk) - len(active))  # ended or prospect engagements: not judged

@@ -133,7 +133,7 @@ def test_evaluate_progress_has_counts_and_an_eta(monkeypatch, store_config):
                           "v-big", "--format", "json", "--no-write", "--as-of", AS_OF)  # fmt: skip
     assert out.startswith("{")
     evaluating = [x.rstrip() for x in err.split("\r") if x.startswith("evaluating: ")]
-    assert any("/600 (" in x and " · ETA " in x for x in evaluating), evaluating
+    assert any("/601 (" in x and " · ETA " in x for x in evaluating), evaluating  # + agency
     assert err.endswith("\r")
 
 

@@ -107,5 +107,5 @@ def test_local_sync_streams_the_portfolio_in_two_counted_passes(tmp_path):
     vendors = [o.id for o in conn.find_organisations("", OrgKind.VENDOR)]
     assert big[0].total == sum(len(conn.clients_of(v)) for v in vendors)
     judged = [e for e in events if e.phase == "evaluate"]
-    assert judged[-1].done == judged[-1].total == 1200  # every client, once
+    assert judged[-1].done == judged[-1].total == 1200 + len(vendors)  # every record, once
     assert "write" not in order  # streamed: written as evaluated, counted by the evaluation

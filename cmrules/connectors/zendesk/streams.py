@@ -166,6 +166,6 @@ def _phase(path: str) -> str:
     users, and tickets (with their metrics) are companies, contacts and activities."""
     if "/incremental/" in path:
         return "changes"
-    if "/organizations" in path:
-        return "companies"
-    return "contacts" if "/users" in path else "activities"
+    if "ticket" in path:  # /tickets, /organizations/<id>/tickets, /ticket_metrics
+        return "activities"
+    return "contacts" if "/users" in path else "companies"
