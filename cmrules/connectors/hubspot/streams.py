@@ -62,7 +62,8 @@ class HubSpotStreams:
     def _progress(self, object_type: str, total: int | None = None) -> Counter:
         """Records read of ``object_type``, reported to the run's progress callback."""
         name = _PHASES.get(object_type, "activities")
-        return Counter(self.context.progress, name, "records", total)
+        emit = None if total == 0 else self.context.progress  # nothing to read: say nothing
+        return Counter(emit, name, "records", total)
 
     def batch_read(
         self,
