@@ -138,7 +138,7 @@ def test_the_next_phase_replaces_the_line_and_close_erases_it():
         with phase(line, "write", "records", total=2) as written:
             clock.now += 1
             written.add()
-            assert last_line(out) == "writing back: 1/2 (50%) · 1/s · ETA 1 s"
+            assert last_line(out) == "writing back: 1/2 (50%) · 1/s"  # no ETA in the first 2 s
     assert last_line(out) == ""
 
 
