@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -138,6 +139,8 @@ def test_one_task_per_company_and_gap_set_assigned_and_associated(portal):
         "NOT_STARTED", "MEDIUM", "TODO",
     )  # fmt: skip
     assert task["hubspot_owner_id"] == p.alice
+    due_in_days = (int(task["hs_timestamp"]) / 1000 - time.time()) / 86400
+    assert 6.9 < due_in_days <= 7  # due a week after it is written
     task_id = p.fake.associated("companies", p.clients[0], "tasks")[0]
     types = p.fake.assoc[("tasks", "companies")][task_id][p.clients[0]]
     assert {"category": "HUBSPOT_DEFINED", "typeId": 192, "label": None} in types
