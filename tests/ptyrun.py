@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -23,8 +24,9 @@ class Ran:
     err: str
 
 
-def run(*args: str, tty: bool = True, timeout: float = 120) -> Ran:
-    """``cmrules *args`` with standard error on a pseudo-terminal (``tty``) or a pipe."""
+def run(*args: str, tty: bool = True, timeout: float = 120, interrupt_on: str = "") -> Ran:
+    """``cmrules *args`` with standard error on a pseudo-terminal (``tty``) or a pipe;
+    ``interrupt_on``: press Ctrl-C (SIGINT) as soon as the terminal shows this text."""
     master, slave = pty.openpty() if tty else (None, None)
     proc = subprocess.Popen(
         [sys.executable, "-c", MAIN, *args],
@@ -52,6 +54,9 @@ def run(*args: str, tty: bool = True, timeout: float = 120) -> Ran:
             if not chunk:
                 break
             err += chunk
+            if interrupt_on and interrupt_on.encode() in err:
+                proc.send_signal(signal.SIGINT)
+                interrupt_on = ""
         os.close(master)
     if proc.stderr is not None:
         err += proc.stderr.read()

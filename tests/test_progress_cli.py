@@ -158,3 +158,11 @@ def test_sync_shows_every_phase_and_its_json_is_unchanged(store_config):
 
     assert result(shown.out) == result(piped.out)
     assert "\r" not in piped.err
+
+
+def test_ctrl_c_leaves_a_clean_row_for_the_message(store_config):
+    ran = run("--config", store_config, "evaluate", "--vendor", "v-big", "--format", "json",
+              "--no-write", "--as-of", AS_OF, interrupt_on="reading the portfolio")  # fmt: skip
+    assert ran.code == 130, ran.err
+    rows = [row for row in screen(ran.err).splitlines() if row]
+    assert rows == ["Interrupted; rerun to resume (writes are idempotent)."]  # no leftover line
