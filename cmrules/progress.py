@@ -263,7 +263,9 @@ class StatusLine:
         line = describe(event, self.language, rate.per_second(), now - started)
         width = self.width or shutil.get_terminal_size((80, 24)).columns
         line = line[: max(10, width - 1)]  # never wrap: ``\r`` only returns within one row
-        self.stream.write("\r" + line.ljust(self._drawn))
+        text = "\r" + line.ljust(self._drawn)
+        self._drawn = max(self._drawn, len(line))  # first: a Ctrl-C mid-write still erases it
+        self.stream.write(text)
         self.stream.flush()
         self._drawn = len(line)
 
@@ -272,7 +274,7 @@ class StatusLine:
         if self._drawn:
             self.stream.write("\r" + " " * self._drawn + "\r")
             self.stream.flush()
-            self._drawn = 0
+            self._drawn = 0  # last: interrupted before, the line is erased again on close
             self._last = float("-inf")  # the next event redraws at once
 
     def output(self, write: Callable[[str], None]) -> Callable[[str], None]:
