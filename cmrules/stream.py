@@ -105,6 +105,7 @@ def portfolio_records(
     unique = len({c for clients in portfolios.values() for c in clients})
     reading = Counter(on_progress, "portfolio", "companies", sum(map(len, portfolios.values())))
     judged = Counter(on_progress, "evaluate", "records", unique + len(portfolios), start=False)
+    unjudged: set[str] = set()  # ended or prospect engagements: done without a record
     for vid, clients in portfolios.items():
         if not clients:  # the vendor alone
             yield from evaluate_dataset(
@@ -143,4 +144,5 @@ def portfolio_records(
                 session, ds, vendor_ids=[vid], company_ids=active, as_of=as_of, language=language,
                 progress=judged,
             )  # fmt: skip
-            judged.add(len(chunk) - len(active))  # ended or prospect engagements: not judged
+            unjudged.update(c for c in chunk if c not in seen)
+    judged.add(len(unjudged - seen))  # once, unless another vendor's engagement judged it

@@ -109,3 +109,30 @@ def test_local_sync_streams_the_portfolio_in_two_counted_passes(tmp_path):
     judged = [e for e in events if e.phase == "evaluate"]
     assert judged[-1].done == judged[-1].total == 1200 + len(vendors)  # every record, once
     assert "write" not in order  # streamed: written as evaluated, counted by the evaluation
+
+
+def test_a_client_that_left_one_agency_for_another_counts_once(tmp_path):
+    # Café Rive left Agence Nord in January and works with Agence Sud since: not judged for
+    # Nord (ended), judged for Sud — one client, counted once, so the count ends at its total
+    data = tmp_path / "agencies.yaml"
+    data.write_text(
+        """organisations:
+  - {id: v1, name: Agence Nord, kind: vendor}
+  - {id: v2, name: Agence Sud, kind: vendor}
+  - {id: c1, name: Café Rive, kind: company}
+  - {id: c2, name: Boulangerie Pain, kind: company}
+engagements:
+  - {company: c1, vendor: v1, started: 2024-03-01, ended: 2026-01-15}
+  - {company: c1, vendor: v2, started: 2026-02-01}
+  - {company: c2, vendor: v1, started: 2025-05-01}
+""",
+        "utf-8",
+    )
+    conn = LocalConnector({"path": str(tmp_path / "local.sqlite3"), "demo": False})
+    conn.import_file(data)
+    events: list[Event] = []
+    service.sync(service.open_session(None, connector=conn), full=True, dry_run=True,
+                 as_of=AS_OF, on_progress=events.append)  # fmt: skip
+    judged = [e for e in events if e.phase == "evaluate"]
+    assert judged[-1].total == 4  # two agencies, two clients
+    assert [e.done for e in judged] == [1, 2, 3, 4]  # never past the total
