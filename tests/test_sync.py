@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from cmrules import service, state
 from cmrules.cli import cli
 from cmrules.connectors.local import LocalConnector, import_file
 from cmrules.errors import LockedError, WriteError
+from cmrules.values import iso
 
 MINI = Path(__file__).parent / "data" / "mini.yaml"
 
@@ -33,7 +36,18 @@ def sync(cfg, *args):
     )
 
 
+def backdate(db_path: Path, stamp: str = "2026-11-20T11:00:00.250000Z") -> None:
+    """Every stored change at ``stamp``: before the run's second (a change within the second
+    the last run started in is re-read by the next run — an overlap, never a gap)."""
+    db = sqlite3.connect(db_path)
+    with db:
+        for table in ("organisations", "contacts", "activities", "engagements"):
+            db.execute(f"UPDATE {table} SET updated_at = ?", (stamp,))  # noqa: S608
+    db.close()
+
+
 def test_first_sync_then_nothing_changed(cfg, tmp_path):
+    backdate(tmp_path / "db.sqlite3")
     first = sync(cfg)
     assert first.exit_code == 0, first.output
     s1 = json.loads(first.output)
@@ -111,3 +125,25 @@ def test_sync_library_reports_stats(cfg):
         "duration_s",
     ):
         assert key in summary
+
+
+def test_a_change_in_the_same_second_as_the_last_run_start_is_picked_up(cfg, tmp_path):
+    """Stored times keep microseconds, the watermark whole seconds: ``…:50.97Z`` is after
+    ``…:50Z`` as an instant though it sorts before it as text — the change must not be lost."""
+    assert json.loads(sync(cfg).output)["notes_written"] == 2
+    mark = state.watermark(state.read_state(tmp_path / "s.json"))
+    assert mark is not None and mark.microsecond == 0
+    same_second = iso(mark + timedelta(microseconds=970_000))  # e.g. an import at …:50.970000Z
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    with db:  # the client agreed KPIs with the agency, recorded just after the run started
+        db.execute(
+            "UPDATE engagements SET attributes = ?, updated_at = ? WHERE company_id = 'c1'",
+            (json.dumps({"kpis_defined": True}), same_second),
+        )
+    db.close()
+    second = json.loads(sync(cfg).output)
+    assert second["records_read"] >= 1 and second["notes_written"] >= 1, second
+    third = json.loads(sync(cfg).output)  # re-reading the overlap costs no write
+    assert third.get("write_calls", 0) == 0, third
+    full = json.loads(sync(cfg, "--full").output)
+    assert full.get("write_calls", 0) == 0 and full["unchanged"] == 2, full

@@ -82,6 +82,11 @@ def _fold(text: str | None) -> str:
     return (text or "").casefold()
 
 
+_CHANGED = (("id", "organisations"), ("org_id", "contacts"), ("company_id", "activities"),
+            ("vendor_id", "activities"), ("company_id", "engagements"),
+            ("vendor_id", "engagements"))  # fmt: skip
+
+
 class LocalConnector(Connector):
     """SQLite-backed connector (config section ``local``)."""
 
@@ -294,17 +299,13 @@ class LocalConnector(Connector):
         return ds
 
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
-        """Organisations whose records changed at or after ``since``."""
+        """Organisations whose records changed at or after ``since``, as instants (text sorts
+        ``…:50.970000Z`` before ``…:50Z``); a time SQLite cannot read counts as changed."""
         ids: set[str] = set()
-        stamp = iso(since) if since else ""
-        for sql in (
-            "SELECT id FROM organisations WHERE updated_at >= ?",
-            "SELECT org_id FROM contacts WHERE updated_at >= ? AND org_id IS NOT NULL",
-            "SELECT company_id FROM activities WHERE updated_at >= ? AND company_id IS NOT NULL",
-            "SELECT vendor_id FROM activities WHERE updated_at >= ? AND vendor_id IS NOT NULL",
-            "SELECT company_id FROM engagements WHERE updated_at >= ?",
-            "SELECT vendor_id FROM engagements WHERE updated_at >= ?",
-        ):
+        stamp = iso(since) if since else "0001-01-01T00:00:00Z"
+        after = "coalesce(julianday(updated_at) >= julianday(?), 1)"
+        for column, table in _CHANGED:
+            sql = f"SELECT {column} FROM {table} WHERE {after} AND {column} IS NOT NULL"
             ids.update(r[0] for r in self.db.execute(sql, (stamp,)).fetchall())
         return ChangeSet(frozenset(ids), run_started)
 

@@ -38,7 +38,6 @@ def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]
     """Store a waiver (already validated by the caller); returns its id.  The record counts as
     changed, so the next incremental ``sync`` rewrites its note and flags (as a CRM does when a
     salesperson fills in the waiver fields)."""
-    # whole seconds, like the sync watermark it is compared with as text
     now = iso(datetime.now(UTC).replace(microsecond=0))
     with db:
         db.execute("UPDATE organisations SET updated_at = ? WHERE id = ?", (now, subject_id))
