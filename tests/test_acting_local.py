@@ -102,7 +102,10 @@ def test_a_waiver_is_a_change_the_next_incremental_sync_picks_up(tmp_path):
               "--reason", "Weekly check-ins start in January", *DAY1)  # fmt: skip
     assert res.exit_code == 0, res.output
     s = sync()
-    assert (s["notes_written"], s["unchanged"], s["waived"]) == (1, 2, 1)  # Pixel's 3 records
+    # Pixel's 3 records at least; more when the demo store was created in the second the last
+    # sync started in (re-read, an overlap never a gap, and unchanged: no write)
+    assert (s["notes_written"], s["waived"]) == (1, 1) and s["unchanged"] >= 2, s
+    assert s["records_evaluated"] == s["notes_written"] + s["unchanged"], s
     assert "[SUSPENDU] Peu d’échanges" in run("notes", "--company", "Café Médina").output
 
 
