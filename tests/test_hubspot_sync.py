@@ -87,7 +87,22 @@ def test_watermark_never_passes_run_started_and_has_a_lookback():
         assert make_connector(fake).changed_since(SINCE, close).watermark == SINCE
 
 
-def test_since_none_lists_every_company():
+def test_since_none_lists_every_vendor_and_client_and_no_other_company():
+    """Without a watermark (a full sync) every vendor and every client is to be evaluated; a
+    company that is neither (a supplier, a lead) is evaluated by no vendor, so it is not
+    listed — and no search pages through the whole portal to find it."""
     with FakeHubSpot() as fake:
-        ids = {fake.add("companies", {"name": f"c{i}"}, modified_ms=1000 + i) for i in range(5)}
-        assert make_connector(fake).changed_since(None, RUN).organisation_ids == ids
+        vendors = [fake.company(f"Agence {i}", type="VENDOR") for i in range(2)]
+        clients = [fake.company(f"Client {i}") for i in range(3)]
+        for i, client in enumerate(clients):
+            fake.associate("companies", vendors[i % 2], "companies", client, label="Client")
+        fake.associate("companies", vendors[1], "companies", clients[0], label="Client")
+        supplier = fake.company("Imprimerie")
+        fake.associate("companies", vendors[0], "companies", supplier)  # no Client label
+        lead = fake.company("Prospect froid")
+        connector = make_connector(fake, client_association_labels=["Client"])
+        changes = connector.changed_since(None, RUN)
+        assert changes.organisation_ids == {*vendors, *clients}
+        assert supplier not in changes.organisation_ids and lead not in changes.organisation_ids
+        assert fake.count("POST", r"/companies/search$") == 1  # the vendor search only
+        assert connector.context.stats["changed_companies"] == 5

@@ -329,13 +329,23 @@ def test_note_lookups_are_batched_across_records():
         assert fake.count("POST", r"/crm/v3/objects/notes$") == 30
 
 
-def test_full_scan_searches_companies_only():
+def test_full_scan_pages_no_search_through_every_company():
+    """A full sync lists the vendors and their clients from the reads the run makes anyway
+    (one vendor search, one association read, both cached for the load): paging a search
+    through every company of the portal would cost one call per 200 companies for nothing."""
     with FakeHubSpot() as fake:
-        setup_portal(fake, 3)
+        vendor, clients = setup_portal(fake, 3)
         connector = make_connector(fake)
         fake.calls.clear()
-        connector.changed_since(None, WHEN)
-        assert {c["path"] for c in fake.calls} == {"/crm/v3/objects/companies/search"}
+        assert connector.changed_since(None, WHEN).organisation_ids == {vendor, *clients}
+        assert [c["path"] for c in fake.calls] == [
+            "/crm/v3/objects/companies/search",  # the vendor search
+            "/crm/v4/associations/companies/companies/batch/read",
+        ]
+        fake.calls.clear()
+        connector.load([vendor])
+        assert not fake.count("POST", r"/search$")
+        assert not fake.count("POST", r"/companies/companies/batch/read$")
 
 
 def test_auth_failure_while_writing_stops_the_run():

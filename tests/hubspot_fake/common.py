@@ -152,6 +152,7 @@ class Injection:
     raise_: BaseException | type[BaseException] | None = None
     after: bool = False  # apply the request, then fail (the answer is lost)
     raw: str | None = None  # a raw (non-JSON) body
+    skip: int = 0  # matching requests let through before the first failure
 
 
 @dataclass

@@ -25,8 +25,10 @@ class FaultsMixin:
         raise_: BaseException | type[BaseException] | None = None,
         after: bool = False,
         raw: str | None = None,
+        skip: int = 0,
     ) -> None:
-        """Make the next ``times`` requests matching ``method`` and the ``path`` regex fail."""
+        """Make the next ``times`` requests matching ``method`` and the ``path`` regex fail
+        (after letting the first ``skip`` of them through)."""
         self.injections.append(
             Injection(
                 method.upper(),
@@ -38,6 +40,7 @@ class FaultsMixin:
                 raise_,
                 after,
                 raw,
+                skip,
             )
         )
 
@@ -84,6 +87,9 @@ class FaultsMixin:
     def _take_injection(self, method: str, path: str) -> Injection | None:
         for injection in self.injections:
             if injection.times > 0 and injection.method == method and injection.path.search(path):
+                if injection.skip > 0:
+                    injection.skip -= 1
+                    continue
                 injection.times -= 1
                 return injection
         return None

@@ -53,10 +53,15 @@ def populate(
     contacts_per_company: int = 2,
     meetings_per_company: int = 3,
     shared: int = 0,
+    notes_per_company: int = 0,
 ) -> dict[str, list[str]]:
     """A simulated portal: ``vendors`` agencies sharing ``companies`` clients (round robin),
     each client with contacts and meetings, each vendor with one referent per client.  The
-    first ``shared`` clients also work with the next agency (two vendors, one record)."""
+    first ``shared`` clients also work with the next agency (two vendors, one record).
+
+    ``notes_per_company`` human notes on each client (and one on each vendor), as account
+    managers write them: HTML bodies, every fifth a long meeting report (about 6 KB), some
+    associated with the contact they are about; none carries a ``cmrules:`` marker."""
     for name in ("cm_regulated", "cm_kpis_defined"):
         fake.define_property("companies", name, "bool")
     vendor_ids = [
@@ -69,7 +74,9 @@ def populate(
     }
     for v, ref in referents.items():
         fake.associate("companies", v, "contacts", ref)
-    client_ids, meeting_ids = [], []
+        if notes_per_company:
+            human_note(fake, v, 0, None)
+    client_ids, meeting_ids, note_ids = [], [], []
     for c in range(companies - vendors):
         vendor = vendor_ids[c % vendors]
         client = fake.company(
@@ -111,4 +118,43 @@ def populate(
             )
             if m % 2:
                 fake.associate("meetings", meeting, "contacts", referents[vendor])
-    return {"vendors": vendor_ids, "clients": client_ids, "meetings": meeting_ids}
+        for n in range(notes_per_company):
+            note_ids.append(
+                human_note(fake, client, c + n, people[n % len(people)] if people else None)
+            )
+    return {
+        "vendors": vendor_ids,
+        "clients": client_ids,
+        "meetings": meeting_ids,
+        "notes": note_ids,
+    }
+
+
+HUMAN_NOTES = (
+    "<p>Appel avec la directrice : elle veut <b>plus de vidéos</b> sur Instagram.</p>",
+    "<p>Relance devis — pas de réponse, à rappeler mardi.</p>",
+    "<p>RDV annulé par le client (grève). Reporté au 12.</p>",
+    "<p>Point KPI : taux d'engagement 3,2 % (objectif 4 %) ; modération OK.</p>",
+)
+
+
+def human_note(fake: FakeHubSpot, company: str, n: int, contact: str | None) -> str:
+    """One note an account manager wrote on ``company`` (no cmrules marker); the ``n % 5 ==
+    4`` ones are long meeting reports."""
+    if n % 5 == 4:
+        paragraph = (
+            "<p>Compte rendu du comité éditorial : calendrier validé, ton de marque revu, "
+            "réponses aux avis négatifs sous 24 h, escalade vers le juridique pour les sujets "
+            "sensibles &amp; crise (procédure jointe).</p>"
+        )
+        body = "<h3>Comité éditorial</h3>" + paragraph * 30
+    else:
+        body = HUMAN_NOTES[n % len(HUMAN_NOTES)]
+    note = fake.add(
+        "notes",
+        {"hs_note_body": body, "hs_timestamp": iso(fake.clock_ms - (n % 40 + 1) * 86_400_000)},
+    )
+    fake.associate("notes", note, "companies", company)
+    if contact is not None and n % 2:
+        fake.associate("notes", note, "contacts", contact)
+    return note

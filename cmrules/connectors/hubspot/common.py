@@ -97,3 +97,37 @@ def shape(body: Any, key: str, where: str) -> list[Any]:
 def list_of_dicts(value: Any) -> list[dict[str, Any]]:
     """The dict items of ``value`` when it is a list (anything else: none)."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+class NoteIndex:
+    """The ``cmrules:`` fingerprints on the companies whose notes were all read in this run
+    (company -> fingerprint -> id of the first note, in id order, carrying it).
+
+    The reader fills it when it reads ``notes`` as activities; the writer looks fingerprints
+    up here instead of reading the same notes again, and forgets a company as soon as it may
+    have written a note on it.  A company without a cmrules note costs one set entry."""
+
+    def __init__(self) -> None:
+        self._read: set[str] = set()
+        self._marked: dict[str, dict[str, str]] = {}
+
+    def add(self, company: str, notes: dict[str, str]) -> None:
+        """Every note of ``company`` (note id -> body) has been read."""
+        self._read.add(company)
+        self._marked.pop(company, None)
+        for note_id in sorted(notes, key=id_key):
+            for marker in FOOTER_RE.findall(notes[note_id]):
+                self._marked.setdefault(company, {}).setdefault(marker, note_id)
+
+    def known(self, company: str) -> bool:
+        """True when every note of ``company`` was read (and none written since)."""
+        return company in self._read
+
+    def find(self, company: str, fingerprint: str) -> str | None:
+        """The id of the note of a known company carrying ``fingerprint``, if any."""
+        return self._marked.get(company, {}).get(fingerprint)
+
+    def forget(self, company: str) -> None:
+        """A note may have been written on ``company``: read its notes afresh from now on."""
+        self._read.discard(company)
+        self._marked.pop(company, None)

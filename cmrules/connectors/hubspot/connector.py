@@ -48,7 +48,7 @@ from cmrules.tasks import Task
 
 from .check import check_portal
 from .client import make_client
-from .common import BATCH_WRITE_LIMIT
+from .common import BATCH_WRITE_LIMIT, NoteIndex
 from .deals import DEAL_SOURCE, HubSpotDeals, deal_properties
 from .mappers import HubSpotMapper
 from .reader import HubSpotReader
@@ -104,10 +104,14 @@ class HubSpotConnector(Connector):
         self.mapper = HubSpotMapper(self.options, self._warn, self.context.org_properties)
         # a connector instance serves one run, under the core's run lock: per-run caches
         loaded_orgs: set[str] = set()
+        note_index = NoteIndex()
         self.reader = HubSpotReader(
-            self.options, self.streams, self.mapper, self.context, self._warn, loaded_orgs
+            self.options, self.streams, self.mapper, self.context, self._warn, loaded_orgs,
+            note_index,
+        )  # fmt: skip
+        self.writer = HubSpotWriter(
+            self.client, self.streams, self.context, loaded_orgs, note_index
         )
-        self.writer = HubSpotWriter(self.client, self.streams, self.context, loaded_orgs)
         self.deals = HubSpotDeals(self.options, self.client, self.streams, self.mapper, self._warn)
 
     @property

@@ -16,7 +16,14 @@ from cmrules.connector import ChangeSet, ConnectorContext
 from cmrules.model import ENGAGEMENT_ATTRIBUTES, Dataset, Engagement, Organisation, OrgKind
 from cmrules.values import to_epoch_ms
 
-from .common import FOOTER_RE, PROP_WAIVED_RULES, SEARCH_PAGE_LIMIT, id_key, str_id
+from .common import (
+    FOOTER_RE,
+    PROP_WAIVED_RULES,
+    SEARCH_PAGE_LIMIT,
+    NoteIndex,
+    id_key,
+    str_id,
+)
 from .mappers import HubSpotMapper
 from .settings import HubSpotSettings, fold
 from .streams import AssocTarget, HubSpotStreams
@@ -35,6 +42,7 @@ class HubSpotReader:
         context: ConnectorContext,
         warn: Callable[[str], None],
         loaded_orgs: set[str],
+        note_index: NoteIndex,
     ):
         self.settings = settings
         self.streams = streams
@@ -47,6 +55,8 @@ class HubSpotReader:
         self._ended: set[tuple[str, str]] = set()
         #: organisations returned by load() (shared with the writer's note look-ups)
         self.loaded_orgs = loaded_orgs
+        #: fingerprints on the notes read as activities (shared with the writer)
+        self.note_index = note_index
 
     # -- reading API ---------------------------------------------------------------------------
     def vendor_records(self) -> dict[str, dict[str, Any]]:
@@ -283,11 +293,20 @@ class HubSpotReader:
             for company, targets in by_company.items():
                 for target in targets:
                     companies_of[target.id].append(company)
-            if not companies_of:
+            wanted = self.mapper.activity_properties(object_type)
+            records = self.streams.batch_read(object_type, list(companies_of), wanted)
+            if object_type == "notes":  # the writer finds its fingerprints here, not re-reading
+                for company in client_ids:
+                    self.note_index.add(
+                        company,
+                        {
+                            t.id: str(records[t.id].get("hs_note_body") or "")
+                            for t in by_company.get(company, [])
+                            if t.id in records
+                        },
+                    )
+            if not records:
                 continue
-            records = self.streams.batch_read(
-                object_type, list(companies_of), self.mapper.activity_properties(object_type)
-            )
             attendees = self.streams.associations(object_type, "contacts", list(records))
             for activity_id in sorted(records, key=id_key):
                 props = records[activity_id]
@@ -312,18 +331,23 @@ class HubSpotReader:
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
         """Companies changed at or after ``since``, directly or through a changed contact or
         activity.  The new watermark is ``run_started - lookback_minutes`` (search indexing
-        lags behind writes by "a few moments"; the overlap is re-read, never skipped)."""
+        lags behind writes by "a few moments"; the overlap is re-read, never skipped).
+
+        Without a watermark (a full sync) every vendor and every candidate client is listed
+        from the vendor search and the vendor→company associations — the reads the run makes
+        anyway, cached — instead of paging a search through every company of the portal:
+        a company that is neither would be evaluated by no vendor."""
+        watermark = run_started - self.settings.lookback
+        if since is None:
+            vendors = self.vendor_ids()
+            everyone = vendors.union(*self.clients_of(vendors).values())
+            self.context.count("changed_companies", len(everyone))
+            return ChangeSet(organisation_ids=frozenset(everyone), watermark=watermark)
         changed: set[str] = set()
-        targets = [("companies", "hs_lastmodifieddate")]
-        if since is not None:  # with no watermark every company is listed already
-            targets.append(("contacts", "lastmodifieddate"))
-            targets += [(t, "hs_lastmodifieddate") for t in self.settings.activity_types]
+        targets = [("companies", "hs_lastmodifieddate"), ("contacts", "lastmodifieddate")]
+        targets += [(t, "hs_lastmodifieddate") for t in self.settings.activity_types]
         for object_type, modified in targets:
-            filters = []
-            if since is not None:
-                filters.append(
-                    {"propertyName": modified, "operator": "GTE", "value": to_epoch_ms(since)}
-                )
+            filters = [{"propertyName": modified, "operator": "GTE", "value": to_epoch_ms(since)}]
             ids = [
                 str_id(item["id"]) for item in self.streams.search(object_type, filters, [modified])
             ]
@@ -333,7 +357,6 @@ class HubSpotReader:
             elif ids:
                 for targets_of in self.streams.associations(object_type, "companies", ids).values():
                     changed.update(t.id for t in targets_of)
-        watermark = run_started - self.settings.lookback
-        if since is not None and watermark < since:
+        if watermark < since:
             watermark = min(since, run_started)
         return ChangeSet(organisation_ids=frozenset(changed), watermark=watermark)

@@ -22,7 +22,15 @@ from cmrules.model import Organisation
 from cmrules.values import parse_datetime
 
 from .client import HubSpotClient
-from .common import BATCH_WRITE_LIMIT, FOOTER_RE, RISK_LEVELS, chunks, id_key, str_id
+from .common import (
+    BATCH_WRITE_LIMIT,
+    FOOTER_RE,
+    RISK_LEVELS,
+    NoteIndex,
+    chunks,
+    id_key,
+    str_id,
+)
 from .payloads import (
     batch_answer,
     flag_properties,
@@ -46,14 +54,23 @@ class HubSpotWriter:
         streams: HubSpotStreams,
         context: ConnectorContext,
         loaded_orgs: set[str],
+        note_index: NoteIndex,
     ):
         self.client = client
         self.streams = streams
         self.context = context
         #: organisations the reader returned (their note associations can be read in one go)
         self.loaded_orgs = loaded_orgs
+        #: fingerprints on the notes the reader read as activities (no need to read them again)
+        self.note_index = note_index
         self._note_ids: dict[str, list[str]] = {}  # company -> note ids, fetched lazily
         self.tasks = HubSpotTasks(client, streams, context)  # data-gap tasks (tasks: true)
+
+    def _forget(self, company: str) -> None:
+        """A note may have been written on ``company``: read its notes fresh from now on."""
+        self._note_ids.pop(company, None)
+        self.loaded_orgs.discard(company)
+        self.note_index.forget(company)
 
     def _companies_notes(
         self, company_ids: Iterable[str], fresh: bool = True
@@ -71,7 +88,11 @@ class HubSpotWriter:
         note_ids: dict[str, list[str]] = {}
         cached = [c for c in wanted if not fresh and c in self.loaded_orgs]
         if cached and any(c not in self._note_ids for c in cached):
-            todo = [o for o in self.loaded_orgs if o not in self._note_ids]
+            todo = [
+                o
+                for o in self.loaded_orgs
+                if o not in self._note_ids and not self.note_index.known(o)
+            ]
             found = self.streams.associations("companies", "notes", todo)
             for org in todo:
                 self._note_ids[org] = [t.id for t in found.get(org, [])]
@@ -102,8 +123,17 @@ class HubSpotWriter:
     def _find_notes(self, wanted: Mapping[str, str], fresh: bool = True) -> dict[str, str]:
         """company id -> id of its note carrying ``wanted[company id]`` (the fingerprint), for
         the companies that have one; one association read and one notes batch read (per 100
-        notes) for all of them."""
+        notes) for all of them.  ``fresh=False`` answers from the note index for the companies
+        whose notes the reader read as activities: no call for them."""
         found: dict[str, str] = {}
+        if not fresh:
+            for company, fingerprint in wanted.items():
+                note_id = self.note_index.find(company, fingerprint)
+                if note_id is not None:
+                    found[company] = note_id
+            wanted = {c: f for c, f in wanted.items() if not self.note_index.known(c)}
+            if not wanted:
+                return found
         for company, notes in self._companies_notes(wanted, fresh).items():
             for note_id, props in notes.items():
                 if wanted[company] in FOOTER_RE.findall(props.get("hs_note_body") or ""):
@@ -147,8 +177,7 @@ class HubSpotWriter:
                 f"writing the cmrules note on company {subject.id}: HubSpot answered without a "
                 "note id"
             )
-        self._note_ids.pop(subject.id, None)
-        self.loaded_orgs.discard(subject.id)  # from now on, read this company's notes fresh
+        self._forget(subject.id)
         self.context.count("notes_written")
         return str_id(note_id)
 
@@ -300,8 +329,7 @@ class HubSpotWriter:
                 break
             finally:
                 for n in pending.values():  # a create may have landed: read fresh from now on
-                    self._note_ids.pop(n.subject.id, None)
-                    self.loaded_orgs.discard(n.subject.id)
+                    self._forget(n.subject.id)
             if isinstance(answer, dict) and answer.get("reconciled"):
                 created |= set(landed)
                 self.context.count("notes_written", len(landed))
