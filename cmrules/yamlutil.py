@@ -1,7 +1,10 @@
 """YAML loading with line numbers: ``yaml.SafeLoader`` semantics, made strict.
 
 Every YAML file cmrules reads (config, rule files, import files) goes through
-:func:`load_with_lines`, which on top of ``SafeLoader`` rejects, with the line:
+:func:`load_with_lines`.  It parses with libyaml (``yaml.CSafeLoader``'s parser, some 10x
+faster than the pure-Python one) when PyYAML was built with it, else with ``SafeLoader``'s;
+either way the same safe constructors build the values, and on top of them it rejects, with
+the line:
 
 * duplicate keys in one mapping (``SafeLoader`` silently keeps the last one);
 * keys that are not strings (``1:``, ``true:``, ``null:``);
@@ -22,32 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.composer import Composer
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 MAX_DEPTH = 64
 MAX_ALIAS_EXPANSION = 100_000
 
 
-class _StrictLoader(yaml.SafeLoader):
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise ConstructorError(
-                    None,
-                    None,
-                    f"nested deeper than {MAX_DEPTH} levels; flatten the structure",
-                    mark,
-                )
-            return super().compose_node(parent, index)  # type: ignore[return-value]
-        finally:
-            self._depth -= 1
+class _Strict(SafeConstructor):
+    """The strict constructors, shared by the libyaml and the pure-Python loader."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -96,14 +87,61 @@ class _StrictLoader(yaml.SafeLoader):
             ) from None
 
 
-_StrictLoader.add_constructor(
+_Strict.add_constructor(  # type: ignore[type-var]
     "tag:yaml.org,2002:int",
-    _StrictLoader.construct_yaml_int,  # type: ignore[arg-type]
+    _Strict.construct_yaml_int,  # type: ignore[arg-type]
 )
-_StrictLoader.add_constructor(
+_Strict.add_constructor(  # type: ignore[type-var]
     "tag:yaml.org,2002:timestamp",
-    _StrictLoader.construct_yaml_timestamp,  # type: ignore[arg-type]
+    _Strict.construct_yaml_timestamp,  # type: ignore[arg-type]
 )
+
+
+class _PyLoader(Reader, Scanner, Parser, Composer, _Strict, Resolver):
+    """Pure-Python parsing (PyYAML without libyaml); depth is checked while composing, before
+    Python's recursion limit is reached."""
+
+    def __init__(self, stream: str):
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Strict.__init__(self)
+        Resolver.__init__(self)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"nested deeper than {MAX_DEPTH} levels; flatten the structure",
+                    mark,
+                )
+            return Composer.compose_node(self, parent, index)  # type: ignore[return-value]
+        finally:
+            self._depth -= 1
+
+
+try:
+    from yaml.cyaml import CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    LOADER: type = _PyLoader
+else:
+
+    class _CLoader(CParser, _Strict, Resolver):
+        """libyaml parsing, as ``yaml.CSafeLoader`` (libyaml stops at 1,000 levels of nesting;
+        the 64-level limit is checked on the composed nodes)."""
+
+        def __init__(self, stream: str):
+            CParser.__init__(self, stream)
+            _Strict.__init__(self)
+            Resolver.__init__(self)
+
+    LOADER = _CLoader
 
 
 def _check_expansion(root: Node) -> None:
@@ -143,24 +181,58 @@ def _check_expansion(root: Node) -> None:
         )
 
 
-def load_with_lines(text: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+def _too_deep(mark: Any) -> ConstructorError:
+    return ConstructorError(
+        None, None, f"nested deeper than {MAX_DEPTH} levels; flatten the structure", mark
+    )
+
+
+def _check_depth(root: Node) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` (without recursion: libyaml composes up to
+    1,000 levels, more than Python's recursion limit allows walking)."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    seen: set[int] = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(node.start_mark)
+        if not isinstance(node, CollectionNode) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            stack.extend((n, depth + 1) for pair in node.value for n in pair)
+        else:
+            stack.extend((n, depth + 1) for n in node.value)
+
+
+def load_with_lines(
+    text: str, line_depth: int | None = None
+) -> tuple[Any, dict[tuple[Any, ...], int]]:
     """Parse strictly (see the module doc); also return the 1-based line of every node by
-    path."""
-    loader = _StrictLoader(text)
+    path (of the nodes at most ``line_depth`` levels down when given: an import file needs
+    the lines of its sections and rows only, not of each of their values)."""
+    loader = LOADER(text)
     try:
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:  # libyaml's own limit, 1,000 levels
+            if "maximum nesting depth" not in str(exc.problem):
+                raise
+            raise _too_deep(exc.problem_mark) from None
         if node is None:
             return None, {}
+        _check_depth(node)
         _check_expansion(node)
         data = loader.construct_document(node)
     finally:
         loader.dispose()
     lines: dict[tuple[Any, ...], int] = {}
     visited: set[int] = set()
+    limit = MAX_DEPTH if line_depth is None else line_depth
 
     def walk(n: Node, path: tuple[Any, ...]) -> None:
         lines[path] = n.start_mark.line + 1
-        if id(n) in visited:  # an alias: its lines are those of the anchor
+        if id(n) in visited or len(path) >= limit:  # an alias: its lines are the anchor's
             return
         visited.add(id(n))
         if isinstance(n, MappingNode):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +26,10 @@ from cmrules.model import (
     Role,
     Side,
 )
-from cmrules.progress import Counter, Event, OnProgress
 from cmrules.values import iso, parse_bool, parse_datetime, parse_number
-from cmrules.yamlutil import error_line, line_of, load_with_lines, read_text
+from cmrules.yamlutil import error_line, line_of, load_with_lines, problem, read_text
+
+from .jsonrows import JsonRows
 
 if TYPE_CHECKING:
     from .connector import LocalConnector
@@ -69,10 +70,7 @@ class _RowError(Exception):
 
 
 def import_file(
-    conn: LocalConnector,
-    path: Path | str,
-    replace_demo: bool = False,
-    on_progress: OnProgress | None = None,
+    conn: LocalConnector, path: Path | str, replace_demo: bool = False
 ) -> dict[str, int]:
     """Load a YAML/JSON file into the local database in one transaction.
 
@@ -80,22 +78,24 @@ def import_file(
     line for the first bad row; nothing is committed then.  ``replace_demo``: when the store
     holds only the bundled demo and the file brings organisations of its own, the demo is
     deleted in the same transaction (``counts["demo_replaced"]`` is then 1).
-    ``on_progress``: the file's size while it is parsed, then rows imported of the file's rows.
+
+    A ``.json`` file is read by the standard library's JSON scanner one row at a time (see
+    :mod:`.jsonrows`); any other file is YAML (libyaml when available, see
+    :mod:`cmrules.yamlutil`).
     """
     path = Path(path)
     try:
         text = read_text(path, "import file")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if on_progress is not None:
-        on_progress(Event("parse", len(text.encode("utf-8")), None, "bytes"))
+    if path.suffix.lower() == ".json":
+        return _import(conn, _JsonSource(JsonRows(text, str(path))), replace_demo)
     try:
-        data, lines = load_with_lines(text)  # JSON is YAML
+        data, lines = load_with_lines(text, line_depth=2)
     except yaml.YAMLError as exc:
-        raise UsageError(
-            f"{path}:{error_line(exc)}: not valid YAML/JSON: {getattr(exc, 'problem', exc)}"
-        ) from None
-    return import_data(conn, data, lines, str(path), replace_demo, on_progress)
+        raise UsageError(f"{path}:{error_line(exc)}: not valid YAML: {problem(exc)}") from None
+    del text  # the parsed rows are all the import needs
+    return _import(conn, _TreeSource(data, lines, str(path)), replace_demo)
 
 
 def import_data(
@@ -104,31 +104,91 @@ def import_data(
     lines: Mapping[tuple[Any, ...], int],
     path: str,
     replace_demo: bool = False,
-    on_progress: OnProgress | None = None,
 ) -> dict[str, int]:
     """Import already-parsed data (``lines``: line of each node, ``path``: where it came from)
     with the same checks as :func:`import_file`; rule tests' ``dataset:`` uses this."""
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}:1: expected a mapping with keys {', '.join(_SECTIONS)}")
-    unknown = set(data) - set(_SECTIONS)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise UsageError(
-            f"{path}:{line_of(lines, (key,))}: unknown section {key!r}; "
-            f"expected {', '.join(_SECTIONS)}"
-        )
+    return _import(conn, _TreeSource(data, lines, path), replace_demo)
+
+
+class _TreeSource:
+    """Sections of parsed YAML (or a rule test's ``dataset:``); a row's place is its index."""
+
+    def __init__(self, data: Any, lines: Mapping[tuple[Any, ...], int], path: str):
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}:1: expected a mapping with keys {', '.join(_SECTIONS)}")
+        unknown = set(data) - set(_SECTIONS)
+        if unknown:
+            key = sorted(unknown)[0]
+            raise UsageError(
+                f"{path}:{line_of(lines, (key,))}: unknown section {key!r}; "
+                f"expected {', '.join(_SECTIONS)}"
+            )
+        self.data, self.lines, self.path = data, lines, path
+        self.total = sum(len(v) for v in data.values() if isinstance(v, list))
+        self.done = 0
+
+    def sections(self) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
+        for section in _SECTIONS:
+            rows = self.data.get(section) or []
+            if not isinstance(rows, list):
+                raise UsageError(
+                    f"{self.path}:{line_of(self.lines, (section,))}: {section} must be a list"
+                )
+            yield section, self._rows(rows)
+
+    def _rows(self, rows: list[Any]) -> Iterator[tuple[int, Any]]:
+        for i, row in enumerate(rows):
+            self.done += 1
+            yield i, row
+
+    def line(self, section: str, place: int) -> int:
+        return line_of(self.lines, (section, place))
+
+    def organisation_ids(self) -> Iterator[Any]:
+        for row in self.data.get("organisations") or []:
+            if isinstance(row, dict):
+                yield row.get("id")
+
+
+class _JsonSource:
+    """Sections of a JSON file, rows parsed one at a time; a row's place is its offset."""
+
+    def __init__(self, json_rows: JsonRows):
+        self.rows, self.path = json_rows, json_rows.path
+        self.total = len(json_rows.text)
+
+    @property
+    def done(self) -> int:
+        return self.rows.position
+
+    def sections(self) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
+        return self.rows.sections(_SECTIONS)
+
+    def line(self, section: str, place: int) -> int:
+        return self.rows.line(place)
+
+    def organisation_ids(self) -> Iterator[Any]:
+        """Read over the file once more for the organisations' ids (only when the store holds
+        the demo alone, to know whether the file replaces it)."""
+        for section, rows in JsonRows(self.rows.text, self.path).sections(_SECTIONS):
+            if section != "organisations":
+                return
+            for _, row in rows:
+                if isinstance(row, dict):
+                    yield row.get("id")
+
+
+_Source = _TreeSource | _JsonSource
+
+
+def _import(conn: LocalConnector, source: _Source, replace_demo: bool) -> dict[str, int]:
     db = conn.db
     now = iso(datetime.now(UTC)) or ""
     counts = dict.fromkeys(_SECTIONS, 0)
-    drop_demo = replace_demo and _replaces_demo(db, data)
-    known_orgs = (
-        {} if drop_demo else {r[0]: r[1] for r in db.execute("SELECT id, kind FROM organisations")}
+    drop_demo = replace_demo and holds_only_demo(db) and _brings_own(source)
+    known_orgs: dict[str, str] = (
+        {} if drop_demo else dict(db.execute("SELECT id, kind FROM organisations").fetchall())
     )
-    for row in data.get("organisations") or []:
-        if isinstance(row, dict) and row.get("id") is not None:
-            known_orgs[str(row["id"])] = str(row.get("kind", ""))
-    total = sum(len(v) for v in data.values() if isinstance(v, list))
-    progress = Counter(on_progress, "import", "rows", total, every=max(1, total // 1000))
     try:
         with db:
             if drop_demo:
@@ -136,44 +196,58 @@ def import_data(
                               "notes", "flags"):  # fmt: skip
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 counts["demo_replaced"] = 1
-            for section in _SECTIONS:
-                rows = data.get(section) or []
-                if not isinstance(rows, list):
-                    raise UsageError(
-                        f"{path}:{line_of(lines, (section,))}: {section} must be a list"
-                    )
-                seen: dict[Any, int] = {}
-                for i, row in enumerate(rows):
-                    line = line_of(lines, (section, i))
-                    where = f"{path}:{line}: {section}[{i}]"
-                    try:
-                        if not isinstance(row, dict):
-                            raise _RowError("expected a mapping")
-                        extra = set(row) - _KEYS[section]
-                        if extra:
-                            raise _RowError(
-                                f"unknown field {sorted(extra)[0]!r}; allowed: "
-                                f"{', '.join(sorted(_KEYS[section]))}"
-                            )
-                        key = _row_key(section, row)
-                        if key in seen:
-                            raise _RowError(
-                                f"duplicate {_KEY_NAME[section]} {key!r} (also at line "
-                                f"{seen[key]}); keep one row per record"
-                            )
-                        seen[key] = line
-                        _INSERT[section](db, row, known_orgs, now)
-                    except _RowError as exc:
-                        raise UsageError(f"{where}: {exc}; nothing was imported") from None
-                    except (ValueError, OverflowError) as exc:
-                        raise UsageError(f"{where}: {exc}; nothing was imported") from None
-                    counts[section] += 1
-                    progress.add()
+            for section, rows in source.sections():
+                counts[section] += _insert(db, section, rows, source, known_orgs, now)
     except sqlite3.Error as exc:
-        raise ConnectorError(f"{path}: the local database refused the import: {exc}") from None
-    finally:
-        progress.finish()
+        raise ConnectorError(
+            f"{source.path}: the local database refused the import: {exc}"
+        ) from None
     return counts
+
+
+def _insert(
+    db: sqlite3.Connection,
+    section: str,
+    rows: Iterator[tuple[int, Any]],
+    source: _Source,
+    known: dict[str, str],
+    now: str,
+) -> int:
+    """Insert one section's rows with one ``executemany`` over a generator: each row is
+    checked, turned into its parameters and dropped; only its key (and place, for a duplicate's
+    message) is kept."""
+    seen: dict[Any, int] = {}
+    allowed, params, count = _KEYS[section], _PARAMS[section], 0
+
+    def checked() -> Iterator[tuple[Any, ...]]:
+        nonlocal count
+        for i, (place, row) in enumerate(rows):
+            try:
+                if not isinstance(row, dict):
+                    raise _RowError("expected a mapping")
+                if not allowed.issuperset(row):
+                    extra = sorted(set(row) - allowed)[0]
+                    raise _RowError(
+                        f"unknown field {extra!r}; allowed: {', '.join(sorted(allowed))}"
+                    )
+                key = _row_key(section, row)
+                if key in seen:
+                    raise _RowError(
+                        f"duplicate {_KEY_NAME[section]} {key!r} (also at line "
+                        f"{source.line(section, seen[key])}); keep one row per record"
+                    )
+                seen[key] = place
+                values = params(row, known, now)
+            except (_RowError, ValueError, OverflowError) as exc:
+                raise UsageError(
+                    f"{source.path}:{source.line(section, place)}: {section}[{i}]: {exc}; "
+                    "nothing was imported"
+                ) from None
+            count += 1
+            yield values
+
+    db.executemany(_SQL[section], checked())
+    return count
 
 
 _KEY_NAME = {"organisations": "id", "contacts": "id", "activities": "id",
@@ -203,7 +277,7 @@ def demo_ids() -> frozenset[str]:
     """Organisation ids of the bundled demo."""
     from .store import demo_file
 
-    data, _ = load_with_lines(demo_file().read_text("utf-8"))
+    data, _ = load_with_lines(demo_file().read_text("utf-8"), line_depth=0)
     return frozenset(str(o["id"]) for o in data["organisations"])
 
 
@@ -213,11 +287,13 @@ def holds_only_demo(db: sqlite3.Connection) -> bool:
     return bool(ids) and ids <= demo_ids()
 
 
-def _replaces_demo(db: sqlite3.Connection, data: Mapping[str, Any]) -> bool:
-    """The store holds only the demo and the file brings organisations of its own."""
-    rows = data.get("organisations") or []
-    own = {_text(r.get("id")) for r in rows if isinstance(r, dict)} - {None} - demo_ids()
-    return bool(own) and holds_only_demo(db)
+def _brings_own(source: _Source) -> bool:
+    """The file brings organisations other than the demo's."""
+    demo = demo_ids()
+    return any(
+        not isinstance(i, dict | list) and i is not None and _text(i) not in demo
+        for i in source.organisation_ids()
+    )
 
 
 def _req(row: Mapping[str, Any], key: str) -> str:
@@ -287,23 +363,45 @@ def _list(value: Any, field: str) -> list[str]:
     return [str(v) for v in value]
 
 
-def _ins_org(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
-    kind = _enum(_req(row, "kind"), OrgKind, "kind")
-    db.execute(
-        "INSERT INTO organisations VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-        "name=excluded.name, kind=excluded.kind, domain=excluded.domain, "
-        "external_id=excluded.external_id, attributes=excluded.attributes, "
-        "updated_at=excluded.updated_at",
-        (
-            _req(row, "id"),
-            _req(row, "name"),
-            kind.value,
-            _text(row.get("domain"), "domain"),
-            _text(row.get("external_id"), "external_id"),
-            _with_properties(_attrs(row.get("attributes"), ORG_ATTRIBUTES), row.get("properties")),
-            now,
-        ),
+_SQL = {
+    "organisations": "INSERT INTO organisations VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) "
+    "DO UPDATE SET name=excluded.name, kind=excluded.kind, domain=excluded.domain, "
+    "external_id=excluded.external_id, attributes=excluded.attributes, "
+    "updated_at=excluded.updated_at",
+    "contacts": "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE "
+    "SET name=excluded.name, org_id=excluded.org_id, roles=excluded.roles, "
+    "email=excluded.email, job_title=excluded.job_title, attributes=excluded.attributes, "
+    "updated_at=excluded.updated_at",
+    "activities": "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, timestamp=excluded.timestamp, "
+    "company_id=excluded.company_id, vendor_id=excluded.vendor_id, side=excluded.side, "
+    "contact_ids=excluded.contact_ids, status=excluded.status, "
+    "decided_at=excluded.decided_at, tags=excluded.tags, title=excluded.title, "
+    "first_reply_minutes=excluded.first_reply_minutes, replies=excluded.replies, "
+    "updated_at=excluded.updated_at",
+    "engagements": "INSERT INTO engagements (company_id, vendor_id, started_at, "
+    "vendor_contact_ids, attributes, updated_at, ended_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, "
+    "?) ON CONFLICT(company_id, vendor_id) DO UPDATE SET started_at=excluded.started_at, "
+    "vendor_contact_ids=excluded.vendor_contact_ids, attributes=excluded.attributes, "
+    "updated_at=excluded.updated_at, ended_at=excluded.ended_at, status=excluded.status",
+}
+_Params = tuple[Any, ...]
+
+
+def _org(row: Mapping[str, Any], known: dict[str, str], now: str) -> _Params:
+    kind = _enum(_req(row, "kind"), OrgKind, "kind").value
+    oid = _req(row, "id")
+    values = (
+        oid,
+        _req(row, "name"),
+        kind,
+        _text(row.get("domain"), "domain"),
+        _text(row.get("external_id"), "external_id"),
+        _with_properties(_attrs(row.get("attributes"), ORG_ATTRIBUTES), row.get("properties")),
+        now,
     )
+    known[oid] = kind  # the contacts, activities and engagements after it may refer to it
+    return values
 
 
 def _with_properties(attributes: str, raw: Any) -> str:
@@ -318,28 +416,22 @@ def _with_properties(attributes: str, raw: Any) -> str:
     return json.dumps(out, sort_keys=True)
 
 
-def _ins_contact(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+def _contact(row: Mapping[str, Any], known: dict[str, str], now: str) -> _Params:
     roles = [_enum(r, Role, "role").value for r in _list(row.get("roles"), "roles")]
     org = _org_ref(row["org"], known, "org") if row.get("org") is not None else None
-    db.execute(
-        "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
-        "name=excluded.name, org_id=excluded.org_id, roles=excluded.roles, "
-        "email=excluded.email, job_title=excluded.job_title, attributes=excluded.attributes, "
-        "updated_at=excluded.updated_at",
-        (
-            _req(row, "id"),
-            _req(row, "name"),
-            org,
-            ";".join(roles),
-            _text(row.get("email"), "email"),
-            _text(row.get("job_title"), "job_title"),
-            _attrs(row.get("attributes"), CONTACT_ATTRIBUTES),
-            now,
-        ),
+    return (
+        _req(row, "id"),
+        _req(row, "name"),
+        org,
+        ";".join(roles),
+        _text(row.get("email"), "email"),
+        _text(row.get("job_title"), "job_title"),
+        _attrs(row.get("attributes"), CONTACT_ATTRIBUTES),
+        now,
     )
 
 
-def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+def _activity(row: Mapping[str, Any], known: dict[str, str], now: str) -> _Params:
     kind = _enum(_req(row, "kind"), ActivityKind, "kind")
     side = _enum(row["side"], Side, "side").value if row.get("side") else None
     company = _org_ref(row["company"], known, "company", "company") if row.get("company") else None
@@ -354,58 +446,42 @@ def _ins_activity(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, no
         raise _RowError(f"first_reply_minutes must be >= 0, got {minutes}")
     if replies is not None and (replies < 0 or replies != int(replies)):
         raise _RowError(f"replies must be a whole number >= 0, got {replies}")
-    db.execute(
-        "INSERT INTO activities VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, timestamp=excluded.timestamp, "
-        "company_id=excluded.company_id, vendor_id=excluded.vendor_id, side=excluded.side, "
-        "contact_ids=excluded.contact_ids, status=excluded.status, "
-        "decided_at=excluded.decided_at, tags=excluded.tags, title=excluded.title, "
-        "first_reply_minutes=excluded.first_reply_minutes, replies=excluded.replies, "
-        "updated_at=excluded.updated_at",
-        (
-            _req(row, "id"),
-            kind.value,
-            iso(parse_datetime(row.get("date"))),
-            company,
-            vendor,
-            side,
-            json.dumps(_list(row.get("contacts"), "contacts")),
-            (_text(row.get("status"), "status") or "").lower() or None,
-            iso(parse_datetime(row.get("decided"))),
-            json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
-            _text(row.get("title"), "title") or "",
-            minutes,
-            _int64(replies, "replies"),
-            now,
-        ),
+    return (
+        _req(row, "id"),
+        kind.value,
+        iso(parse_datetime(row.get("date"))),
+        company,
+        vendor,
+        side,
+        json.dumps(_list(row.get("contacts"), "contacts")),
+        (_text(row.get("status"), "status") or "").lower() or None,
+        iso(parse_datetime(row.get("decided"))),
+        json.dumps(sorted(t.lower() for t in _list(row.get("tags"), "tags"))),
+        _text(row.get("title"), "title") or "",
+        minutes,
+        _int64(replies, "replies"),
+        now,
     )
 
 
-def _ins_engagement(db: sqlite3.Connection, row: Mapping[str, Any], known: Any, now: str) -> None:
+def _engagement(row: Mapping[str, Any], known: dict[str, str], now: str) -> _Params:
     company = _org_ref(_req(row, "company"), known, "company", "company")
     vendor = _org_ref(_req(row, "vendor"), known, "vendor", "vendor")
-    db.execute(
-        "INSERT INTO engagements (company_id, vendor_id, started_at, vendor_contact_ids, "
-        "attributes, updated_at, ended_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(company_id, vendor_id) DO UPDATE SET started_at=excluded.started_at, "
-        "vendor_contact_ids=excluded.vendor_contact_ids, attributes=excluded.attributes, "
-        "updated_at=excluded.updated_at, ended_at=excluded.ended_at, status=excluded.status",
-        (
-            company,
-            vendor,
-            iso(parse_datetime(row.get("started"))),
-            json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
-            _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES),
-            now,
-            iso(parse_datetime(row.get("ended"))),
-            str(row["status"]).strip() if row.get("status") is not None else None,
-        ),
+    return (
+        company,
+        vendor,
+        iso(parse_datetime(row.get("started"))),
+        json.dumps(_list(row.get("vendor_contacts"), "vendor_contacts")),
+        _attrs(row.get("attributes"), ENGAGEMENT_ATTRIBUTES),
+        now,
+        iso(parse_datetime(row.get("ended"))),
+        str(row["status"]).strip() if row.get("status") is not None else None,
     )
 
 
-_INSERT = {
-    "organisations": _ins_org,
-    "contacts": _ins_contact,
-    "activities": _ins_activity,
-    "engagements": _ins_engagement,
+_PARAMS: dict[str, Callable[[Mapping[str, Any], dict[str, str], str], _Params]] = {
+    "organisations": _org,
+    "contacts": _contact,
+    "activities": _activity,
+    "engagements": _engagement,
 }
