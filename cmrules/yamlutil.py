@@ -20,7 +20,9 @@ Every problem is a :class:`yaml.MarkedYAMLError`, so callers report it with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import codecs
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,11 +249,11 @@ def load_with_lines(
     return data, lines
 
 
-def read_text(path: Path, what: str = "file") -> str:
-    """A UTF-8 text file; ``ValueError`` in words ("no such file: x.yaml", "x.json is not
-    UTF-8 (byte 1234): save it as UTF-8") instead of an exception class name."""
+@contextlib.contextmanager
+def _in_words(path: Path, what: str) -> Iterator[None]:
+    """``OSError`` of reading ``path`` as a ``ValueError`` in words."""
     try:
-        data = path.read_bytes()
+        yield
     except FileNotFoundError:
         raise ValueError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -260,11 +262,47 @@ def read_text(path: Path, what: str = "file") -> str:
         raise ValueError(f"{path}: permission denied; make the {what} readable") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
+def _not_utf8(path: Path, byte: int) -> ValueError:
+    return ValueError(f"{path} is not UTF-8 (byte {byte}): save it as UTF-8")
+
+
+def read_text(path: Path, what: str = "file") -> str:
+    """A UTF-8 text file; ``ValueError`` in words ("no such file: x.yaml", "x.json is not
+    UTF-8 (byte 1234): save it as UTF-8") instead of an exception class name."""
+    with _in_words(path, what):
+        data = path.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 (byte {exc.start}): save it as UTF-8") from None
+        raise _not_utf8(path, exc.start) from None
     return text.removeprefix("\ufeff")  # a BOM some editors add
+
+
+def text_chunks(path: Path, what: str = "file", size: int = 1 << 20) -> Iterator[tuple[str, int]]:
+    """:func:`read_text` a chunk at a time: ``(text, bytes read so far)``, the same errors
+    (a byte that is not UTF-8 is reported when its chunk is reached)."""
+    with _in_words(path, what):
+        fh = path.open("rb")
+    with fh:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        done = 0
+        while True:
+            with _in_words(path, what):
+                data = fh.read(size)
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(path, done - pending + exc.start) from None
+            if not done:
+                text = text.removeprefix("\ufeff")
+            done += len(data)
+            if text or not data:
+                yield text, done
+            if not data:
+                return
 
 
 def line_of(lines: Mapping[tuple[Any, ...], int], path: Sequence[Any]) -> int:

@@ -135,9 +135,7 @@ def test_duplicate_id_names_both_lines(conn, tmp_path):
     assert msg.startswith(f"{path}:{again}: contacts[2]: duplicate id 'p1' (also at line {first})")
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "needle"),
-    [
+BAD = [
         # a key twice in one object: json.loads silently keeps the last one
         ('{"organisations": [\n{"id": "c1", "name": "A",\n "name": "B", "kind": "company"}]}',
          3, "duplicate key 'name'; keep one"),
@@ -153,13 +151,18 @@ def test_duplicate_id_names_both_lines(conn, tmp_path):
         ('{"organisations": [\n{"id": "c1" "name": "A"}]}', 2,
          "not valid JSON: Expecting ',' delimiter"),
         ('{"organisations": []}\n{"contacts": []}', 2, "extra data after the top-level mapping"),
+        ('{"organisations": [{"id": "c1", "name": "A", "kind": "company"}],\n"activities": [\n'
+         '{"id": "a", "kind": "meeting", "company": "c1", "side": ["vendor"]}]}', 3,
+         "activities[0]: side ['vendor'] is not one of"),
         ('{"companies": []}', 1, "unknown section 'companies'; expected organisations"),
         ('{\n"contacts": {"id": "p1"}}', 2, "contacts must be a list"),
         ("[]", 1, "expected a mapping with keys organisations"),
         ("", 1, "expected a mapping with keys organisations"),
         ("organisations: []\n", 1, "expected a mapping"),  # YAML in a .json file
-    ],
-)  # fmt: skip
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "line", "needle"), BAD)
 def test_strict_json_is_one_error_with_its_line(conn, tmp_path, text, line, needle):
     path = tmp_path / "bad.json"
     path.write_text(text, encoding="utf-8")
@@ -205,3 +208,39 @@ def test_huge_file_error_is_read_not_kept(conn, tmp_path):
     assert sqlite3.connect(conn.path).execute("SELECT COUNT(*) FROM organisations").fetchone() == (
         0,
     )
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 333])
+def test_chunk_boundaries_change_nothing(tmp_path, monkeypatch, chunk):
+    # the file is read 1 MB at a time: rows, strings, numbers and multi-byte characters cut by
+    # a chunk's end read the same, and every error keeps its line
+    from cmrules.connectors.local import jsonrows
+
+    data = json.loads(json.dumps(DATA))
+    data["organisations"][1]["name"] = "Boulangerie Martin’s 🥐 " + "é" * 40
+    data["activities"][1]["replies"] = 123456789
+    path = write(tmp_path, data, "data.json")
+    whole = LocalConnector({"path": str(tmp_path / "whole.sqlite3"), "demo": False})
+    import_file(whole, path)
+    monkeypatch.setattr(jsonrows, "CHUNK", chunk)
+    small = LocalConnector({"path": str(tmp_path / f"c{chunk}.sqlite3"), "demo": False})
+    import_file(small, path)
+    assert dump(small, skip_updated=True) == dump(whole, skip_updated=True)
+    for text, line, needle in BAD:
+        bad = tmp_path / "bad.json"
+        bad.write_text(text, encoding="utf-8")
+        msg = error(small, bad)
+        assert msg.startswith(f"{bad}:{line}: ") and needle in msg, (chunk, msg)
+    whole.close()
+    small.close()
+
+
+def test_a_string_longer_than_a_chunk(conn, tmp_path, monkeypatch):
+    from cmrules.connectors.local import jsonrows
+
+    monkeypatch.setattr(jsonrows, "CHUNK", 100)
+    data = {"organisations": [{"id": "c1", "name": "x" * 1000, "kind": "company"}]}
+    assert import_file(conn, write(tmp_path, data))["organisations"] == 1
+    bad = tmp_path / "open.json"
+    bad.write_text('{"organisations": [\n{"id": "c1", "name": "' + "x" * 1000)
+    assert "Unterminated string" in error(conn, bad)

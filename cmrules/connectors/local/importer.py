@@ -84,12 +84,12 @@ def import_file(
     :mod:`cmrules.yamlutil`).
     """
     path = Path(path)
+    if path.suffix.lower() == ".json":
+        return _import(conn, _JsonSource(path), replace_demo)
     try:
         text = read_text(path, "import file")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if path.suffix.lower() == ".json":
-        return _import(conn, _JsonSource(JsonRows(text, str(path))), replace_demo)
     try:
         data, lines = load_with_lines(text, line_depth=2)
     except yaml.YAMLError as exc:
@@ -151,31 +151,53 @@ class _TreeSource:
 
 
 class _JsonSource:
-    """Sections of a JSON file, rows parsed one at a time; a row's place is its offset."""
+    """Sections of a JSON file, rows parsed one at a time; a row's place is its line.
 
-    def __init__(self, json_rows: JsonRows):
-        self.rows, self.path = json_rows, json_rows.path
-        self.total = len(json_rows.text)
+    The other sections refer to the organisations: a section written before them is read over
+    (checked, not imported) and imported from a second reading after the rest of the file.
+    """
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self._file = path
+        self._reader = JsonRows(path)
+        self.total = path.stat().st_size
 
     @property
     def done(self) -> int:
-        return self.rows.position
+        return self._reader.bytes_read
 
     def sections(self) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
-        return self.rows.sections(_SECTIONS)
+        deferred: set[str] = set()
+        organisations = False
+        for section, rows in self._reader.sections(_SECTIONS):
+            organisations = organisations or section == "organisations"
+            if organisations:
+                yield section, rows
+            else:
+                deferred.add(section)
+                for _ in rows:
+                    pass
+        if deferred:
+            for section, rows in JsonRows(self._file).sections(_SECTIONS):
+                if section in deferred:
+                    yield section, rows
+                else:
+                    for _ in rows:
+                        pass
 
     def line(self, section: str, place: int) -> int:
-        return self.rows.line(place)
+        return place
 
     def organisation_ids(self) -> Iterator[Any]:
-        """Read over the file once more for the organisations' ids (only when the store holds
+        """Read the file once more for the organisations' ids (only when the store holds
         the demo alone, to know whether the file replaces it)."""
-        for section, rows in JsonRows(self.rows.text, self.path).sections(_SECTIONS):
-            if section != "organisations":
-                return
+        for section, rows in JsonRows(self._file).sections(_SECTIONS):
             for _, row in rows:
-                if isinstance(row, dict):
+                if section == "organisations" and isinstance(row, dict):
                     yield row.get("id")
+            if section == "organisations":
+                return
 
 
 _Source = _TreeSource | _JsonSource
@@ -312,6 +334,10 @@ def _int64(value: Any, field: str) -> int | None:
 
 
 def _enum(value: Any, enum: type, field: str) -> Any:
+    if isinstance(value, str):  # the usual case, without Enum.__call__'s cost
+        member = enum._value2member_map_.get(value)  # type: ignore[attr-defined]
+        if member is not None:
+            return member
     try:
         return enum(str(value))
     except ValueError:

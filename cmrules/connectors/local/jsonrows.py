@@ -1,11 +1,12 @@
 """An import file in JSON, read one row at a time.
 
 ``json.loads`` of a 50 MB portfolio builds a tree of Python objects about four times the size
-of the file; the import needs one row at a time.  :class:`JsonRows` walks the top-level object
-and each section's array itself and hands every row to the standard library's C scanner
-(``JSONDecoder.scan_once``), so memory stays at the text plus one row, and the character
-offset of each row is known.  A line number is counted from that offset only when a row is
-reported (``str.count`` of the newlines before it).
+of the file, and the text alone takes two or four bytes a character as soon as one character
+(a ``’``, an emoji) is outside Latin-1.  The import needs one row at a time: :class:`JsonRows`
+reads the file in chunks of 1 MB, walks the top-level object and each section's array itself
+and hands every row to the standard library's C scanner (``JSONDecoder.scan_once``), so memory
+stays at a chunk plus one row whatever the size of the file.  Lines are counted as the rows go
+by (``str.count`` of the newlines between two rows, at C speed).
 
 JSON made strict like the YAML the import also reads: a key twice in one object, ``NaN`` /
 ``Infinity``, a number of more than 4,300 digits and nesting beyond Python's recursion limit
@@ -18,11 +19,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from json.decoder import scanstring  # type: ignore[attr-defined]
+from pathlib import Path
 from typing import Any
 
 from cmrules.errors import UsageError
+from cmrules.yamlutil import text_chunks
 
 _WS = re.compile(r"[ \t\n\r]*")
+CHUNK = 1 << 20
 
 
 class _DuplicateKey(ValueError):
@@ -42,150 +46,198 @@ def _mapping(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _real(failure: tuple[str, int], window: int) -> bool:
+    """Whether a scan's failure is in the text, not the window's end cutting a value short:
+    the scanner stops within a token (``-Infinity``, ``\\uXXXX``) of the end when cut short,
+    except in a string, which may close in a later chunk."""
+    message, pos = failure
+    return not message.startswith("Unterminated string") and pos + 64 <= window
+
+
 def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number; write the value as a number or text")
 
 
 class JsonRows:
-    """The sections of a JSON import file, their rows parsed as they are read.
+    """The sections of a JSON import file, read once from start to end.
 
-    ``sections(names)`` yields ``(section, rows)`` with ``organisations`` first wherever it
-    stands in the file (the other sections refer to it; a section written before it is
-    skipped over and read again after it); ``rows`` yields ``(offset, row)``.  Every syntax
-    problem is a :class:`UsageError` naming ``path:line``.
+    :meth:`sections` yields ``(section, rows)`` for each section whose value is a list, in
+    the file's order, after checking the section's name; ``rows`` yields ``(line, row)`` and
+    must be read to its end before the next section.  Every problem is a :class:`UsageError`
+    naming ``path:line``.
     """
 
-    def __init__(self, text: str, path: str):
-        self.text = text
+    def __init__(self, path: Path, chunk: int | None = None):
         self.path = path
         decoder = json.JSONDecoder(object_pairs_hook=_mapping, parse_constant=_constant)
         self._scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
-        self._ends: dict[int, int] = {}  # offset of a section's '[' -> offset after its ']'
-        self.position = 0  # how far the reading got (for progress)
+        try:
+            self._chunks = text_chunks(path, "import file", chunk or CHUNK)
+            self.buf, self.bytes_read = next(self._chunks)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        self._eof = False
+        self._line, self._line_pos = 1, 0  # the line at buf[_line_pos]
+        self._pos = 0  # where the rows of the section being read ended
 
-    def line(self, offset: int) -> int:
-        """1-based line of a character offset."""
-        return self.text.count("\n", 0, offset) + 1
+    # -- the window ------------------------------------------------------------------------
 
-    def error(self, offset: int, message: str) -> UsageError:
-        return UsageError(f"{self.path}:{self.line(offset)}: {message}")
+    def _more(self, keep_from: int) -> int:
+        """Read the next chunk, dropping the text before ``keep_from``; returns how many
+        characters were dropped (positions move back by as much), -1 at the end."""
+        if self._eof:
+            return -1
+        try:
+            text, self.bytes_read = next(self._chunks)
+        except StopIteration:
+            self._eof = True
+            return -1
+        except ValueError as exc:  # not UTF-8 further on
+            raise UsageError(str(exc)) from None
+        if not text:
+            self._eof = True
+            return -1
+        self._advance(keep_from)
+        self.buf = self.buf[keep_from:] + text
+        self._line_pos -= keep_from
+        return keep_from
 
-    def _syntax(self, offset: int, message: str) -> UsageError:
-        return self.error(offset, f"not valid JSON: {message}")
+    def _advance(self, pos: int) -> None:
+        if pos > self._line_pos:
+            self._line += self.buf.count("\n", self._line_pos, pos)
+            self._line_pos = pos
+
+    def _line_at(self, pos: int) -> int:
+        if pos >= self._line_pos:
+            return self._line + self.buf.count("\n", self._line_pos, pos)
+        return self._line - self.buf.count("\n", pos, self._line_pos)
+
+    def _ws(self, pos: int) -> int:
+        """Position of the next non-blank character (reading on as needed)."""
+        while True:
+            end = _WS.match(self.buf, pos).end()  # type: ignore[union-attr]
+            if end < len(self.buf):
+                return end
+            dropped = self._more(pos)
+            if dropped < 0:
+                return end
+            pos -= dropped
+
+    def _char(self, pos: int) -> tuple[str, int]:
+        """The next non-blank character and its position ('' at the end of the file)."""
+        pos = self._ws(pos)
+        return self.buf[pos : pos + 1], pos
+
+    def error(self, pos: int, message: str) -> UsageError:
+        return UsageError(f"{self.path}:{self._line_at(pos)}: {message}")
+
+    def _syntax(self, pos: int, message: str) -> UsageError:
+        return self.error(pos, f"not valid JSON: {message}")
+
+    # -- the document ----------------------------------------------------------------------
 
     def sections(self, names: tuple[str, ...]) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
-        """``(name, rows)`` per section present, ``names[0]`` first (see the class doc)."""
-        first, first_done = names[0], False
-        deferred: list[tuple[str, int]] = []
-        for name, offset in self._top(names):
-            if name == first or first_done:
-                yield name, self.rows(offset)
-                first_done = first_done or name == first
-                for late, late_offset in deferred:
-                    yield late, self.rows(late_offset)
-                deferred.clear()
-            else:
-                deferred.append((name, offset))
-                for _ in self.rows(offset):  # read over it: parsed, checked, dropped
-                    pass
-        for late, late_offset in deferred:  # no names[0] section in the file
-            yield late, self.rows(late_offset)
-
-    def _top(self, names: tuple[str, ...]) -> Iterator[tuple[str, int]]:
-        """``(section, offset of its '[')`` for each section of the top-level object whose
-        value is a list; a ``null`` section is empty.  The caller reads the rows before asking
-        for the next one."""
-        text, ws = self.text, _WS.match
-        pos = ws(text, 0).end()  # type: ignore[union-attr]
-        if text[pos : pos + 1] != "{":
+        """``(section, rows)`` for each section of the top-level object whose value is a list
+        (a ``null`` section is empty)."""
+        char, pos = self._char(0)
+        if char != "{":
             raise self.error(pos, f"expected a mapping with keys {', '.join(names)}")
         seen: dict[str, int] = {}
-        pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
-        if text[pos : pos + 1] == "}":
-            pos += 1
-        else:
-            while True:
-                if text[pos : pos + 1] != '"':
-                    raise self._syntax(pos, "expecting a key in double quotes")
-                key, end = self._string(pos)
-                if key in seen:
-                    raise self.error(
-                        pos, f"duplicate key {key!r} (first at line {seen[key]}); keep one"
-                    )
-                if key not in names:
-                    raise self.error(pos, f"unknown section {key!r}; expected {', '.join(names)}")
-                seen[key] = self.line(pos)
-                pos = ws(text, end).end()  # type: ignore[union-attr]
-                if text[pos : pos + 1] != ":":
-                    raise self._syntax(pos, "expecting ':' after the key")
-                pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
-                if text.startswith("null", pos):
-                    pos += 4
-                elif text[pos : pos + 1] == "[":
-                    yield key, pos
-                    pos = self._ends[pos]  # the caller has read the rows
-                else:
-                    raise self.error(pos, f"{key} must be a list")
-                pos = ws(text, pos).end()  # type: ignore[union-attr]
-                sep = text[pos : pos + 1]
-                if sep == "}":
-                    pos += 1
-                    break
-                if sep != ",":
+        char, pos = self._char(pos + 1)
+        while char != "}":
+            if seen:
+                if char != ",":
                     raise self._syntax(pos, "expecting ',' or '}' after a section")
-                pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
-        pos = ws(text, pos).end()  # type: ignore[union-attr]
-        if pos != len(text):
+                char, pos = self._char(pos + 1)
+            if char != '"':
+                raise self._syntax(pos, "expecting a key in double quotes")
+            key, pos, end = self._value(pos, scanstring, 1)
+            line = self._line_at(pos)
+            if key in seen:
+                first = seen[key]
+                raise self.error(pos, f"duplicate key {key!r} (first at line {first}); keep one")
+            if key not in names:
+                raise self.error(pos, f"unknown section {key!r}; expected {', '.join(names)}")
+            seen[key] = line
+            char, pos = self._char(end)
+            if char != ":":
+                raise self._syntax(pos, "expecting ':' after the key")
+            char, pos = self._char(pos + 1)
+            if char == "[":
+                self._pos = pos
+                yield key, self._rows()
+                pos = self._pos  # where the rows ended
+            elif self.buf.startswith("null", pos):
+                pos += 4
+            else:
+                raise self.error(pos, f"{key} must be a list")
+            char, pos = self._char(pos)
+        char, pos = self._char(pos + 1)
+        if char:
             raise self._syntax(pos, "extra data after the top-level mapping")
-        self.position = len(text)
 
-    def _string(self, pos: int) -> tuple[str, int]:
-        try:
-            return scanstring(self.text, pos + 1)
-        except json.JSONDecodeError as exc:
-            raise self._syntax(exc.pos, exc.msg) from None
-
-    def rows(self, offset: int) -> Iterator[tuple[int, Any]]:
-        """``(offset, row)`` for each element of the array at ``offset``."""
-        text, ws = self.text, _WS.match
-        pos = ws(text, offset + 1).end()  # type: ignore[union-attr]
-        if text[pos : pos + 1] == "]":
-            self._ends[offset] = pos + 1
+    def _rows(self) -> Iterator[tuple[int, Any]]:
+        """``(line, row)`` for each element of the array at ``self._pos``; leaves
+        ``self._pos`` after its ']'."""
+        char, pos = self._char(self._pos + 1)
+        if char == "]":
+            self._pos = pos + 1
             return
         while True:
-            row, end = self._value(pos)
-            yield pos, row
-            pos = ws(text, end).end()  # type: ignore[union-attr]
-            self.position = pos
-            sep = text[pos : pos + 1]
-            if sep == "]":
-                self._ends[offset] = pos + 1
+            row, pos, end = self._value(pos, self._scan, 0)
+            self._advance(pos)
+            yield self._line, row
+            char = self.buf[end : end + 1]
+            if char == ",":  # the usual case: the next row follows, maybe after a newline
+                pos = end
+            else:
+                char, pos = self._char(end)
+            if char == "]":
+                self._pos = pos + 1
                 return
-            if sep != ",":
+            if char != ",":
                 raise self._syntax(pos, "expecting ',' or ']' after a row")
-            pos = ws(text, pos + 1).end()  # type: ignore[union-attr]
+            char, pos = self._char(pos + 1)
+            if char == "]":
+                raise self._syntax(pos, "expecting a value")
 
-    def _value(self, pos: int) -> tuple[Any, int]:
-        try:
-            return self._scan(self.text, pos)
-        except StopIteration as exc:
-            raise self._syntax(exc.value, "expecting a value") from None
-        except json.JSONDecodeError as exc:
-            raise self._syntax(exc.pos, exc.msg) from None
-        except _DuplicateKey as exc:
-            where = self._key_at(pos, exc.key)
-            raise self.error(where, f"duplicate key {exc.key!r}; keep one") from None
-        except RecursionError:
-            raise self.error(pos, "nested too deeply; flatten the structure") from None
-        except ValueError as exc:  # NaN / Infinity, or int() of more than 4,300 digits
-            message = str(exc)
-            if "digits" in message:
-                message = "a number is too large (more than 4,300 digits)"
-            raise self.error(pos, message) from None
+    def _value(
+        self, start: int, scan: Callable[[str, int], tuple[Any, int]], skip: int
+    ) -> tuple[Any, int, int]:
+        """``scan(buf, start + skip)`` -> ``(value, start, end)``, reading on when the value
+        runs past the window (``start`` and ``end`` are positions in the window after that)."""
+        failure: tuple[str, int] | None
+        while True:
+            try:
+                value, end = scan(self.buf, start + skip)
+                if end < len(self.buf) or self._eof:  # a number may go on in the next chunk
+                    return value, start, end
+                failure = None
+            except StopIteration as exc:
+                failure = ("expecting a value", exc.value)
+            except json.JSONDecodeError as exc:
+                failure = (exc.msg, exc.pos)
+            except _DuplicateKey as exc:
+                where = self._key_at(start, exc.key)
+                raise self.error(where, f"duplicate key {exc.key!r}; keep one") from None
+            except RecursionError:
+                raise self.error(start, "nested too deeply; flatten the structure") from None
+            except ValueError as exc:  # NaN / Infinity, or int() of more than 4,300 digits
+                message = str(exc)
+                if "digits" in message:
+                    message = "a number is too large (more than 4,300 digits)"
+                raise self.error(start, message) from None
+            if failure and (self._eof or _real(failure, len(self.buf))):
+                raise self._syntax(failure[1], failure[0])
+            dropped = self._more(start)  # cut short by the window? read on and try again
+            if dropped > 0:
+                start -= dropped
+                if failure is not None:
+                    failure = (failure[0], failure[1] - dropped)
 
     def _key_at(self, pos: int, key: str) -> int:
-        """Offset of the second ``"key"`` after ``pos`` (where a duplicate key stands)."""
+        """Position of the second ``"key"`` after ``pos`` (where a duplicate key stands)."""
         quoted = json.dumps(key, ensure_ascii=False)
-        first = self.text.find(quoted, pos)
-        second = self.text.find(quoted, first + 1) if first >= 0 else -1
+        first = self.buf.find(quoted, pos)
+        second = self.buf.find(quoted, first + 1) if first >= 0 else -1
         return second if second >= 0 else pos
