@@ -30,26 +30,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
+from e2e import WRAP  # the child reports its own peak RSS (VmHWM) at exit
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "6013411"  # main before the fast import (#11)
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 KINDS = ["meeting", "meeting", "email", "email", "proposal", "proposal", "ticket", "ticket",
          "report", "offer_change"]  # fmt: skip
-CLIENTS_PER_MB = 300  # about 3.3 KB of indented JSON per client
-
-# The child reports its own peak RSS (VmHWM) at exit (see benchmarks/e2e.py for why).
-WRAP = """
-import atexit, os
-def hwm():
-    with open("/proc/self/status") as fh:
-        kb = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
-    with open(os.environ["CMRULES_BENCH_HWM"], "w") as out:
-        out.write(str(kb))
-atexit.register(hwm)
-from cmrules.cli import main
-main()
-"""
+CLIENTS_PER_MB = {".json": 300, ".yaml": 410}  # ~3.3 KB of indented JSON, ~2.4 KB of YAML
 
 
 def _iso(d: datetime) -> str:
@@ -109,7 +97,7 @@ def portfolio(clients: int, seed: int = 11) -> dict[str, list[dict[str, object]]
 
 def write(path: Path, mb: int) -> Path:
     if not path.exists():
-        data = portfolio(mb * CLIENTS_PER_MB)
+        data = portfolio(mb * CLIENTS_PER_MB[path.suffix])
         with path.open("w", encoding="utf-8") as out:
             if path.suffix == ".json":
                 json.dump(data, out, ensure_ascii=False, indent=1)
@@ -156,6 +144,7 @@ def main() -> None:
     if not args.no_baseline and not base.exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(base),
                         args.baseline], check=True)  # fmt: skip
+    json_cpu: list[tuple[float, float]] = []
     try:
         print(f"{'file':>10} {'MB':>6} {'MB/cpu-s':>9} {'peak RSS':>9} {'RSS/size':>8}"
               f"  {'baseline MB/cpu-s':>17} {'RSS':>8} {'speed-up':>8}")  # fmt: skip
@@ -164,6 +153,8 @@ def main() -> None:
             with_base = not args.no_baseline and (mb < 20 or args.baseline_50)
             old = run(base, data, root) if with_base else None  # interleaved: old, new
             cpu, rss = run(ROOT, data, root)
+            if data.suffix == ".json":
+                json_cpu.append((mb, cpu))
             line = f"{data.name:>10} {mb:>6.1f} {mb / cpu:>9.2f} {rss:>6.0f} MB {rss / mb:>7.2f}x"
             if old:
                 line += f"  {mb / old[0]:>17.2f} {old[1]:>5.0f} MB {old[0] / cpu:>7.1f}x"
@@ -174,6 +165,10 @@ def main() -> None:
                            check=False)  # fmt: skip
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
+    if len(json_cpu) >= 2:  # without the fixed costs (start-up, schema): MB per extra CPU-second
+        (mb0, cpu0), (mb1, cpu1) = json_cpu[0], json_cpu[-1]
+        print(f"JSON marginal rate {json_cpu[0][0]:.0f} -> {mb1:.0f} MB: "
+              f"{(mb1 - mb0) / (cpu1 - cpu0):.2f} MB/cpu-s")  # fmt: skip
     print("MB/cpu-s: file size over the import command's CPU time (start-up included);")
     print("peak RSS: VmHWM of the import process (target: < 3x the file size for JSON).")
 

@@ -146,33 +146,46 @@ else:
     LOADER = _CLoader
 
 
-def _check_expansion(root: Node) -> None:
-    """Refuse a document whose aliases expand it beyond the budget (the DAG is small, the
-    tree it stands for may be astronomically large)."""
+def _too_deep(mark: Any) -> ConstructorError:
+    return ConstructorError(
+        None, None, f"nested deeper than {MAX_DEPTH} levels; flatten the structure", mark
+    )
+
+
+def _check_nodes(root: Node) -> None:
+    """Refuse, in one walk of the composed nodes, nesting deeper than :data:`MAX_DEPTH` (checked
+    before going down, so the walk never recurses further: libyaml composes up to 1,000 levels)
+    and a document whose aliases expand it beyond the budget (the DAG is small, the tree it
+    stands for may be astronomically large; a scalar counts once per place it is written)."""
     sizes: dict[int, int] = {}
     open_: set[int] = set()
     distinct = 0
 
-    def size(n: Node) -> int:
+    def size(n: Node, depth: int) -> int:
         nonlocal distinct
-        if id(n) in open_:
+        if depth > MAX_DEPTH:
+            raise _too_deep(n.start_mark)
+        if not isinstance(n, CollectionNode):
+            distinct += 1
+            return 1
+        key = id(n)
+        if key in open_:
             raise ConstructorError(
                 None, None, "an alias (*name) refers to its own anchor: write it out", n.start_mark
             )
-        if id(n) in sizes:
-            return sizes[id(n)]
+        if key in sizes:
+            return sizes[key]
         distinct += 1
-        open_.add(id(n))
-        total = 1
+        open_.add(key)
         if isinstance(n, MappingNode):
-            total += sum(size(k) + size(v) for k, v in n.value)
-        elif isinstance(n, SequenceNode):
-            total += sum(size(v) for v in n.value)
-        open_.discard(id(n))
-        sizes[id(n)] = total
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+        else:
+            total = 1 + sum(size(v, depth + 1) for v in n.value)
+        open_.discard(key)
+        sizes[key] = total
         return total
 
-    expanded = size(root)
+    expanded = size(root, 1)
     if expanded - distinct > MAX_ALIAS_EXPANSION:
         raise ConstructorError(
             None,
@@ -181,30 +194,6 @@ def _check_expansion(root: Node) -> None:
             f"{MAX_ALIAS_EXPANSION:,} more than written are allowed — write the values out",
             root.start_mark,
         )
-
-
-def _too_deep(mark: Any) -> ConstructorError:
-    return ConstructorError(
-        None, None, f"nested deeper than {MAX_DEPTH} levels; flatten the structure", mark
-    )
-
-
-def _check_depth(root: Node) -> None:
-    """Refuse nesting deeper than :data:`MAX_DEPTH` (without recursion: libyaml composes up to
-    1,000 levels, more than Python's recursion limit allows walking)."""
-    stack: list[tuple[Node, int]] = [(root, 1)]
-    seen: set[int] = set()
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _too_deep(node.start_mark)
-        if not isinstance(node, CollectionNode) or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, MappingNode):
-            stack.extend((n, depth + 1) for pair in node.value for n in pair)
-        else:
-            stack.extend((n, depth + 1) for n in node.value)
 
 
 def load_with_lines(
@@ -223,8 +212,7 @@ def load_with_lines(
             raise _too_deep(exc.problem_mark) from None
         if node is None:
             return None, {}
-        _check_depth(node)
-        _check_expansion(node)
+        _check_nodes(node)
         data = loader.construct_document(node)
     finally:
         loader.dispose()
