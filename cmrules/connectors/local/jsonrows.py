@@ -129,6 +129,7 @@ class JsonRows:
         return self.buf[pos : pos + 1], pos
 
     def error(self, pos: int, message: str) -> UsageError:
+        """``message`` about the text at ``pos`` of the window, with the file and its line."""
         return UsageError(f"{self.path}:{self._line_at(pos)}: {message}")
 
     def _syntax(self, pos: int, message: str) -> UsageError:
