@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cmrules.errors import ConnectorError, UsageError
+from cmrules.progress import Counter, Event, OnProgress, phase
 from cmrules.values import iso
 from cmrules.yamlutil import error_line, line_of, load_with_lines, problem, read_text
 
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 
 
 def import_file(
-    conn: LocalConnector, path: Path | str, replace_demo: bool = False
+    conn: LocalConnector,
+    path: Path | str,
+    replace_demo: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, int]:
     """Load a YAML/JSON file into the local database in one transaction.
 
@@ -38,21 +42,24 @@ def import_file(
 
     A ``.json`` file is read by the standard library's JSON scanner one row at a time (see
     :mod:`.jsonrows`); any other file is YAML (libyaml when available, see
-    :mod:`cmrules.yamlutil`).
+    :mod:`cmrules.yamlutil`).  ``on_progress`` (:mod:`cmrules.progress`): for JSON, bytes of
+    the file imported; for YAML, the file's size while it is parsed, then rows imported.
     """
     path = Path(path)
     if path.suffix.lower() == ".json":
-        return _import(conn, _JsonSource(path), replace_demo)
+        return _import(conn, _JsonSource(path), replace_demo, on_progress)
     try:
         text = read_text(path, "import file")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if on_progress is not None:
+        on_progress(Event("parse", path.stat().st_size, None, "bytes"))
     try:
         data, lines = load_with_lines(text, line_depth=2)
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}:{error_line(exc)}: not valid YAML: {problem(exc)}") from None
     del text  # the parsed rows are all the import needs
-    return _import(conn, _TreeSource(data, lines, str(path)), replace_demo)
+    return _import(conn, _TreeSource(data, lines, str(path)), replace_demo, on_progress)
 
 
 def import_data(
@@ -61,10 +68,11 @@ def import_data(
     lines: Mapping[tuple[Any, ...], int],
     path: str,
     replace_demo: bool = False,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, int]:
     """Import already-parsed data (``lines``: line of each node, ``path``: where it came from)
     with the same checks as :func:`import_file`; rule tests' ``dataset:`` uses this."""
-    return _import(conn, _TreeSource(data, lines, path), replace_demo)
+    return _import(conn, _TreeSource(data, lines, path), replace_demo, on_progress)
 
 
 class _TreeSource:
@@ -83,6 +91,7 @@ class _TreeSource:
         self.data, self.lines, self.path = data, lines, path
         self.total = sum(len(v) for v in data.values() if isinstance(v, list))
         self.done = 0
+        self.unit = "rows"
 
     def sections(self) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
         for section in SECTIONS:
@@ -119,10 +128,11 @@ class _JsonSource:
         self._file = path
         self._reader = JsonRows(path)
         self.total = path.stat().st_size
+        self.unit = "bytes"
 
     @property
     def done(self) -> int:
-        return self._reader.bytes_read
+        return self._reader.position
 
     def sections(self) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
         deferred: set[str] = set()
@@ -136,7 +146,8 @@ class _JsonSource:
                 for _ in rows:
                     pass
         if deferred:
-            for section, rows in JsonRows(self._file).sections(SECTIONS):
+            self._reader = JsonRows(self._file)  # progress starts again: a rare file
+            for section, rows in self._reader.sections(SECTIONS):
                 if section in deferred:
                     yield section, rows
                 else:
@@ -160,7 +171,9 @@ class _JsonSource:
 _Source = _TreeSource | _JsonSource
 
 
-def _import(conn: LocalConnector, source: _Source, replace_demo: bool) -> dict[str, int]:
+def _import(
+    conn: LocalConnector, source: _Source, replace_demo: bool, on_progress: OnProgress | None
+) -> dict[str, int]:
     db = conn.db
     now = iso(datetime.now(UTC)) or ""
     counts = dict.fromkeys(SECTIONS, 0)
@@ -168,15 +181,16 @@ def _import(conn: LocalConnector, source: _Source, replace_demo: bool) -> dict[s
     known_orgs: dict[str, str] = (
         {} if drop_demo else dict(db.execute("SELECT id, kind FROM organisations").fetchall())
     )
+    every = max(1, source.total // 1000)  # a thousand reports at most; the status line throttles
     try:
-        with db:
+        with db, phase(on_progress, "import", source.unit, source.total, every) as counter:
             if drop_demo:
                 for table in ("organisations", "contacts", "activities", "engagements",
                               "notes", "flags"):  # fmt: skip
                     db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
                 counts["demo_replaced"] = 1
             for section, rows in source.sections():
-                counts[section] += _insert(db, section, rows, source, known_orgs, now)
+                counts[section] += _insert(db, section, rows, source, known_orgs, now, counter)
     except sqlite3.Error as exc:
         raise ConnectorError(
             f"{source.path}: the local database refused the import: {exc}"
@@ -191,6 +205,7 @@ def _insert(
     source: _Source,
     known: dict[str, str],
     now: str,
+    counter: Counter,
 ) -> int:
     """Insert one section's rows with one ``executemany`` over a generator: each row is
     checked, turned into its parameters and dropped; only its key (and place, for a duplicate's
@@ -223,6 +238,7 @@ def _insert(
                     "nothing was imported"
                 ) from None
             count += 1
+            counter.update(source.done)
             yield values
 
     db.executemany(SQL[section], checked())

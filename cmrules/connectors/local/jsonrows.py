@@ -102,6 +102,12 @@ class JsonRows:
         self._line_pos -= keep_from
         return keep_from
 
+    @property
+    def position(self) -> int:
+        """About how many bytes of the file were read up to the current row (for progress:
+        the characters after it in the window are counted as bytes)."""
+        return max(0, self.bytes_read - (len(self.buf) - self._line_pos))
+
     def _advance(self, pos: int) -> None:
         if pos > self._line_pos:
             self._line += self.buf.count("\n", self._line_pos, pos)
