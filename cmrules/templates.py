@@ -7,6 +7,7 @@ CRM text inside values is inserted as-is, not re-parsed.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -49,29 +50,43 @@ def render_template(
     ``numbers[name]`` in ``language``.  The template's own text gets the language's
     typography; inserted values are left exactly as they are.
     """
-    from .text import plural, typography
+    from .text import plural
 
-    def sub(m: re.Match[str]) -> str:
-        inner = m.group(1)
+    out = []
+    for piece in _pieces(text, language):
+        if type(piece) is str:
+            out.append(piece)
+            continue
+        inner, whole = piece
         if "|" in inner:
             name, one, other = inner.split("|", 2)
             if name in values and numbers is not None and name in numbers:
-                return f"{values[name]} {plural(numbers[name], one, other, language)}"
-            return m.group(0)
-        return values.get(inner, m.group(0))
+                out.append(f"{values[name]} {plural(numbers[name], one, other, language)}")
+            else:
+                out.append(whole)
+        else:
+            out.append(values.get(inner, whole))
+    return "".join(out)
 
-    def fill(chunk: str) -> str:
-        out, last = [], 0
-        for m in _PLACEHOLDER.finditer(chunk):
-            out.append(typography(chunk[last : m.start()], language))
-            out.append(sub(m))
-            last = m.end()
-        out.append(typography(chunk[last:], language))
-        return "".join(out)
 
-    parts = text.split("{{")
-    out = []
-    for part in parts:
-        subparts = part.split("}}")
-        out.append("}".join(fill(s) for s in subparts))
-    return "{".join(out)
+@functools.lru_cache(maxsize=2048)
+def _pieces(text: str, language: str) -> tuple[str | tuple[str, str], ...]:
+    """A template split once (per language) into its own text, typography applied, and its
+    placeholders ``(inside the braces, as written)``: templates are the rules' few messages,
+    filled for every finding."""
+    from .text import typography
+
+    out: list[str | tuple[str, str]] = []
+    for i, part in enumerate(text.split("{{")):
+        if i:
+            out.append("{")
+        for j, chunk in enumerate(part.split("}}")):
+            if j:
+                out.append("}")
+            last = 0
+            for m in _PLACEHOLDER.finditer(chunk):
+                out.append(typography(chunk[last : m.start()], language))
+                out.append((m.group(1), m.group(0)))
+                last = m.end()
+            out.append(typography(chunk[last:], language))
+    return tuple(p for p in out if p != "")
