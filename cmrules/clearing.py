@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import text as tx
+from .bylanguage import ByLanguage
 from .labels import SignalLabel, signal_label
 from .rulebook import All, AnyOf, Cmp, Condition, Not, Rule, bind
 from .signals import SignalValue
@@ -105,7 +106,7 @@ def clear_when(
     tree = _targets(negate(bind(rule.when, rule.params)), values)
     if tree is None:
         return None
-    text = {lang: _say(tree, values, lang, as_of, top=True) for lang in LANGUAGES}
+    text = ByLanguage(lambda lang: _say(tree, values, lang, as_of, top=True), LANGUAGES)
     return ClearWhen(tree, text)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from . import text as tx
+from .bylanguage import ByLanguage
 from .clearing import ClearWhen, clear_when
 from .labels import record_label, signal_label
 from .model import CANNOT_ASSESS, FIRED, Outcome
@@ -183,30 +184,39 @@ def build(
     values: Mapping[str, SignalValue],
     as_of: datetime | None = None,
 ) -> Finding:
-    """The finding for one rule's outcome on one record: message and advice filled in both
-    languages, evidence, what would clear it, fingerprint."""
+    """The finding for one rule's outcome on one record: message and advice in both languages
+    (each written on first read), evidence, what would clear it, fingerprint."""
     evidence = tuple(_evidence(name, values.get(name)) for name in rule.signals)
     missing = tuple(e.signal for e in evidence if e.value is None)
+    message: Mapping[str, str]
+    advice: Mapping[str, str]
     if outcome.status == FIRED:
-        message, advice = {}, {}
         numbers = {
             e.signal: float(e.value)  # type: ignore[arg-type]
             for e in evidence
             if _is_number(e.value)
         }
         numbers.update({k: float(v) for k, v in rule.params.items() if _is_number(v)})
-        for lang in ("fr", "en"):
-            fills: dict[str, str] = {}
+
+        def fills(lang: str) -> dict[str, str]:
+            out: dict[str, str] = {}
             for e in evidence:
-                fills[e.signal] = format_value(e.signal, e.value, lang)
-                fills[f"{e.signal}.records"] = format_records(e.records, lang)
-                fills[f"{e.signal}.days"] = format_value("", e.window_days, lang)
+                out[e.signal] = format_value(e.signal, e.value, lang)
+                out[f"{e.signal}.records"] = format_records(e.records, lang)
+                out[f"{e.signal}.days"] = format_value("", e.window_days, lang)
             for pname, pvalue in rule.params.items():
-                fills[pname] = format_value(pname, pvalue, lang)
-            message[lang] = render_template(
-                rule.message[lang], fills, numbers=numbers, language=lang
-            )
-            advice[lang] = render_template(rule.advice[lang], fills, numbers=numbers, language=lang)
+                out[pname] = format_value(pname, pvalue, lang)
+            return out
+
+        filled = ByLanguage(fills)  # per language, once for the message and the advice
+        message = ByLanguage(
+            lambda lang: render_template(rule.message[lang], filled[lang], numbers=numbers,
+                                         language=lang)
+        )  # fmt: skip
+        advice = ByLanguage(
+            lambda lang: render_template(rule.advice[lang], filled[lang], numbers=numbers,
+                                         language=lang)
+        )  # fmt: skip
         severity = rule.severity
         clearing = clear_when(rule, values, as_of)
     else:
@@ -214,8 +224,8 @@ def build(
         severity = INFO
         clearing = None
         unknown = [e for e in evidence if e.value is None]
-        message = {lang: cannot_assess_message(unknown, lang) for lang in ("fr", "en")}
-        advice = {lang: cannot_assess_advice(unknown, lang) for lang in ("fr", "en")}
+        message = ByLanguage(lambda lang: cannot_assess_message(unknown, lang))
+        advice = ByLanguage(lambda lang: cannot_assess_advice(unknown, lang))
     return Finding(
         rule_id=rule.id,
         rule_name=rule.name,

@@ -54,7 +54,7 @@ def render_template(
 
     out = []
     for piece in _pieces(text, language):
-        if type(piece) is str:
+        if isinstance(piece, str):
             out.append(piece)
             continue
         inner, whole = piece
