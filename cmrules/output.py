@@ -165,6 +165,22 @@ def ops_lines(gaps: list[str], lang: str) -> list[str]:
     return [f"i {_head(LABELS[lang]['ops'], lang)} {_line(g)}" for g in gaps]
 
 
+def check_gap_lines(gaps: list[Any], lang: str) -> list[str]:
+    """``cmrules check``'s ops section: what no configured source records, for every record —
+    ``i Data only ops can provide: connect a helpdesk source (…) — rule CMR012`` per gap, or
+    ``none``."""
+    head = _head(LABELS[lang]["ops"], lang)
+    if not gaps:
+        return [f"i {head} {'aucune' if lang == 'fr' else 'none'}"]
+    out = []
+    for g in gaps:
+        rules = tx.plural(
+            len(g.rules), *(("règle", "règles") if lang == "fr" else ("rule", "rules")), lang
+        )
+        out.append(f"i {head} {_line(g.fix)} — {rules} {', '.join(g.rules)}")
+    return out
+
+
 def _line(text: str) -> str:
     """CRM text inside one line of terminal output (no line break, no control character)."""
     return redact.one_line(text)

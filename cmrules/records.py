@@ -176,7 +176,12 @@ def finish(
 def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
     """What only ops can provide — a source that records the data (e.g. a helpdesk) — for the
     run summary and ``cmrules check``, never for notes."""
-    out: list[str] = []
+    return list(ops_gap_rules(findings, language))
+
+
+def ops_gap_rules(findings: Iterable[Finding], language: str) -> dict[str, set[str]]:
+    """Each ops gap (see :func:`ops_gaps`) -> the ids of the rules it leaves unassessed."""
+    out: dict[str, set[str]] = {}
     for f in findings:
         if f.status != CANNOT_ASSESS:
             continue
@@ -188,8 +193,7 @@ def ops_gaps(findings: Iterable[Finding], language: str) -> list[str]:
                 text = tx.typography(REGISTRY[e.signal].missing[language], language)
             else:
                 continue
-            if text not in out:
-                out.append(text)
+            out.setdefault(text, set()).add(f.rule_id)
     return out
 
 

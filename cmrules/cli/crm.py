@@ -9,17 +9,27 @@ from .common import open_session
 
 
 @cli.command()
+@click.option(
+    "--lang", type=click.Choice(["fr", "en"]), help="Language of the ops lines (default: config)."
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the config and the credentials with one cheap call per source.
+def check(ctx: click.Context, lang: str | None) -> None:
+    """Validate the config and the credentials with one cheap call per source, and list what
+    the rules cannot assess on any record because no configured source records it.
 
     \b
     Example:
       HUBSPOT_TOKEN=pat-... cmrules --config cmrules.yaml check
     """
+    from ..opsgaps import check_gaps
+    from ..output import check_gap_lines
+
     session = open_session(ctx)
     click.echo(f"config: {session.config.name} OK; {len(session.rulebook)} rules loaded")
     for line in session.connector.check():
+        click.echo(line)
+    language = lang or session.config.language
+    for line in check_gap_lines(check_gaps(session, language), language):
         click.echo(line)
 
 
