@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 import responses
-from zendesk_fake import AUTH, EMAIL, T0, TOKEN, Clock, FakeZendesk, scenario
+from zendesk_fake import AUTH, EMAIL, T0, TOKEN, Clock, FakeZendesk, make_connector, scenario
 
 from cmrules.connector import ConnectorContext, connector_class
 from cmrules.connectors.zendesk import (
@@ -28,17 +28,7 @@ def zd(rsps) -> FakeZendesk:
     return scenario(rsps)
 
 
-def make(settings: dict | None = None, clock: Clock | None = None) -> ZendeskConnector:
-    clock = clock or Clock()
-    base = {
-        "subdomain": "acme",
-        "email": EMAIL,
-        "token": TOKEN,
-        "org_attribute_fields": {"regulated": "regulated"},
-    }
-    return ZendeskConnector(
-        {**base, **(settings or {})}, ConnectorContext(), sleep=clock.sleep, clock=clock
-    )
+make = make_connector
 
 
 # -- reading ------------------------------------------------------------------------------------

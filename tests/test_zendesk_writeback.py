@@ -7,9 +7,18 @@ import logging
 
 import pytest
 import responses
-from zendesk_fake import AUTH, EMAIL, T0, TOKEN, Clock, FakeZendesk, note_for, scenario
+from zendesk_fake import (
+    AUTH,
+    EMAIL,
+    T0,
+    TOKEN,
+    FakeZendesk,
+    make_connector,
+    note_for,
+    scenario,
+)
 
-from cmrules.connector import ConnectorContext, Flags, RenderedNote
+from cmrules.connector import Flags, RenderedNote
 from cmrules.connectors.zendesk import (
     ZendeskConnector,
     flag_tags,
@@ -33,17 +42,7 @@ def zd(rsps) -> FakeZendesk:
     return scenario(rsps)
 
 
-def make(settings: dict | None = None, clock: Clock | None = None) -> ZendeskConnector:
-    clock = clock or Clock()
-    base = {
-        "subdomain": "acme",
-        "email": EMAIL,
-        "token": TOKEN,
-        "org_attribute_fields": {"regulated": "regulated"},
-    }
-    return ZendeskConnector(
-        {**base, **(settings or {})}, ConnectorContext(), sleep=clock.sleep, clock=clock
-    )
+make = make_connector
 
 
 # -- write-back -----------------------------------------------------------------------------------

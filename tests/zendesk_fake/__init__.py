@@ -19,7 +19,7 @@ PUT.  API tokens (Basic ``email/token:…``) stay accepted while ``api_tokens_en
 
 from .api import Failure, FakeZendesk
 from .common import AUTH, BASE, CLIENT_ID, CLIENT_SECRET, EMAIL, REDIRECT_URI, TOKEN
-from .scenario import T0, Clock, note_for, scenario
+from .scenario import T0, Clock, make_connector, note_for, scenario
 
 __all__ = [
     "AUTH",
@@ -33,6 +33,7 @@ __all__ = [
     "Clock",
     "Failure",
     "FakeZendesk",
+    "make_connector",
     "note_for",
     "scenario",
 ]

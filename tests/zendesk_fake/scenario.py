@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import responses
 
-from cmrules.connector import Flags, RenderedNote
+from cmrules.connector import ConnectorContext, Flags, RenderedNote
+from cmrules.connectors.zendesk import ZendeskConnector
 
 from .api import FakeZendesk
+from .common import EMAIL, TOKEN
 
 T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -82,3 +84,17 @@ def scenario(rsps: responses.RequestsMock) -> FakeZendesk:
         1003, 201, 30, {"reply_time_in_minutes": {"calendar": 5, "business": 5}, "replies": 1}
     )
     return fake
+
+
+def make_connector(settings: dict | None = None, clock: Clock | None = None) -> ZendeskConnector:
+    """A connector on the standard scenario's site (API token), ``settings`` on top."""
+    clock = clock or Clock()
+    base = {
+        "subdomain": "acme",
+        "email": EMAIL,
+        "token": TOKEN,
+        "org_attribute_fields": {"regulated": "regulated"},
+    }
+    return ZendeskConnector(
+        {**base, **(settings or {})}, ConnectorContext(), sleep=clock.sleep, clock=clock
+    )
