@@ -7,6 +7,12 @@ filed), interleaved round by round on fresh copies of the same store.
     python -m venv /tmp/cmrules-base/.venv
     /tmp/cmrules-base/.venv/bin/pip install -e /tmp/cmrules-base
     python benchmarks/first_sync.py --baseline-python /tmp/cmrules-base/.venv/bin/python
+    python benchmarks/first_sync.py --baseline-python ... --fsync-ms 4   # a slow disk
+
+``--fsync-ms MS`` preloads ``benchmarks/slowsync.c`` (compiled with ``cc``) into both sides:
+it counts every ``fsync``/``fdatasync`` the process makes (SQLite's commits and cmrules' own)
+and sleeps MS milliseconds after each, the latency of a disk where a flush is slow (this
+machine's flushes take well under a millisecond); ``--fsync-ms 0`` only counts them.
 
 Each side runs as a child process of its own interpreter; its CPU time (user + system) comes
 from ``wait4``, its wall time from the clock, its peak RSS from its own ``VmHWM``.  Each side
@@ -50,20 +56,37 @@ def build(python: str, store: Path, clients: int, baseline: bool) -> None:
     """The portfolio in the schema of the code that will read it."""
     store.parent.mkdir(parents=True, exist_ok=True)
     args = [python, "-c", BUILD, str(TESTS), str(store), str(clients)]
-    subprocess.run(args, env=_env(baseline), check=True)
+    # cwd: ``python -c`` puts the working directory first on sys.path; run from this
+    # checkout, the baseline interpreter would import this checkout's cmrules.
+    subprocess.run(args, env=_env(baseline), check=True, cwd=store.parent)
 
 
-def first_sync(python: str, store: Path, baseline: bool) -> dict[str, float]:
-    """Wall s, CPU s, peak RSS (MB) and records written of one ``sync --full`` on a copy."""
+def slow_disk(root: Path, ms: float) -> dict[str, str]:
+    """Environment preloading the fsync shim (see the docstring); ``{}`` when not asked."""
+    lib = root / "slowsync.so"
+    cmd = ["cc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(HERE / "slowsync.c"), "-ldl"]
+    try:
+        subprocess.run(cmd, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"--fsync-ms needs a C compiler (cc): {exc}") from None
+    return {"LD_PRELOAD": str(lib), "SLOWSYNC_MS": str(ms)}
+
+
+def first_sync(python: str, store: Path, baseline: bool, disk: dict[str, str]) -> dict[str, float]:
+    """Wall s, CPU s, peak RSS (MB), records written and, with a slow disk, the flushes
+    (fsync + fdatasync calls) of one ``sync --full`` on a copy."""
     home = Path(tempfile.mkdtemp(prefix="cmrules-first-sync-"))
     try:
         shutil.copy(store, home / "local.sqlite3")
         hwm = home / "hwm"
+        syncs = home / "syncs"
         env = _env(baseline, CMRULES_HOME=str(home), CMRULES_BENCH_HWM=str(hwm))
+        if disk:
+            env.update(disk, SLOWSYNC_COUNT=str(syncs))
         args = [python, "-c", WRAP, "sync", "--full", "--json", "--as-of", AS_OF]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             wall = time.perf_counter()
-            proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+            proc = subprocess.Popen(args, env=env, stdout=out, stderr=err, cwd=home)
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - wall
             code = os.waitstatus_to_exitcode(status)
@@ -78,6 +101,7 @@ def first_sync(python: str, store: Path, baseline: bool) -> dict[str, float]:
             "rss": int(hwm.read_text() or 0) / 1024,
             "written": summary["notes_written"],
             "records": summary["records_evaluated"],
+            "syncs": int(syncs.read_text()) if syncs.exists() else -1,
         }
     finally:
         shutil.rmtree(home)
@@ -88,8 +112,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline-python", help="interpreter with the older cmrules installed")
+    parser.add_argument("--fsync-ms", type=float, help="a slow disk: ms added to each flush")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="cmrules-first-sync-stores-"))
+    disk = slow_disk(root, args.fsync_ms) if args.fsync_ms is not None else {}
     sides = {"current": sys.executable}
     if args.baseline_python:
         sides = {"baseline": args.baseline_python, **sides}
@@ -101,12 +127,16 @@ def main() -> None:
     for n in range(args.rounds):
         order = list(sides) if n % 2 == 0 else list(sides)[::-1]  # a load change hits both
         for name in order:
-            runs[name].append(first_sync(sides[name], stores[name], name == "baseline"))
+            runs[name].append(first_sync(sides[name], stores[name], name == "baseline", disk))
             r = runs[name][-1]
             print(f"  round {n + 1} {name:8}: {r['wall']:7.1f} s wall {r['cpu']:7.1f} s CPU "
-                  f"{r['rss']:6.0f} MB, {r['written']:,} of {r['records']:,} written",
+                  f"{r['rss']:6.0f} MB, {r['written']:,} of {r['records']:,} written"
+                  + (f", {r['syncs']:,} flushes" if disk else ""),
                   flush=True)  # fmt: skip
-    print(f"first sync of {args.clients:,} clients (+20 agencies), medians of {args.rounds}:")
+    print(
+        f"first sync of {args.clients:,} clients (+20 agencies), medians of {args.rounds}"
+        + (f", each flush + {args.fsync_ms:g} ms:" if disk else ":")
+    )
     med = {
         name: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "rss")}
         for name, rs in runs.items()
