@@ -250,10 +250,11 @@ class StatusLine:
             # short phases (one page each)
             self._phases.pop(event.phase, None)
             return
-        if event.done == 0 or event.phase not in self._phases:  # a phase (re)starts
+        starts = event.done == 0 or event.phase not in self._phases
+        if starts:  # a phase (re)starts: named at once, however short it turns out to be
             self._phases[event.phase] = (now, Rate())
             self._phases[event.phase][1].add(now, event.done)
-        if now - self._last < self.interval:
+        elif now - self._last < self.interval:
             return
         self._last = now
         started, rate = self._phases[event.phase]
