@@ -86,6 +86,15 @@ class Finding:
         vendor = self.subject.vendor_id
         return f"{self.rule_id}@{vendor}" if vendor else self.rule_id
 
+    def dated(self, open_since: str | None) -> Finding:
+        """The same finding with ``open_since`` set (``dataclasses.replace`` without its
+        per-call field introspection: one copy of the instance's attributes)."""
+        if open_since == self.open_since:
+            return self
+        new = object.__new__(Finding)
+        new.__dict__.update(self.__dict__, open_since=open_since)
+        return new
+
     @property
     def rank(self) -> int:
         """The severity as a number, for sorting and ``--fail-on``."""

@@ -139,10 +139,7 @@ def finish(
     previous = history_mod.loads(subject.writeback.get("history"))
     vendor_ids = [v.id for v in vendors] if subject.kind.value == "company" else None
     hist, changes = history_mod.update(previous, findings, policy.as_of, vendor_ids=vendor_ids)
-    findings = [
-        replace(f, open_since=hist.open.get(f.key)) if f.status != CANNOT_ASSESS else f
-        for f in findings
-    ]
+    findings = [f.dated(hist.open.get(f.key)) if f.status != CANNOT_ASSESS else f for f in findings]
     language = notes_mod.record_language(subject, policy.language)
     task = None
     if policy.tasks:

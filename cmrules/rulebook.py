@@ -7,6 +7,7 @@ import durable_rules: rules are plain data here.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -133,9 +134,9 @@ class Rule:
         """The rule's title, or its question when it has none."""
         return (self.title or self.question)[language]
 
-    @property
+    @functools.cached_property
     def signals(self) -> list[str]:
-        """The signals its condition reads, in order."""
+        """The signals its condition reads, in order (computed once; do not modify)."""
         return signals_of(self.when)
 
     def condition(self) -> Condition:

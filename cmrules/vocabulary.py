@@ -17,6 +17,7 @@ below); matching is case- and accent-insensitive, on whole words.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -108,8 +109,19 @@ _PLAIN = frozenset({ActivityKind.EMAIL, ActivityKind.NOTE})
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form used for every keyword comparison."""
+    if text.isascii():  # NFKD leaves ASCII alone and it has no combining mark
+        return text.casefold()
+    return _fold_short(text) if len(text) <= _MEMO_CHARS else _fold(text)
+
+
+def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+#: titles, labels and short texts repeat across a portfolio; bounded (at most ~1 MB of text)
+_MEMO_CHARS = 120
+_fold_short = functools.lru_cache(maxsize=8192)(_fold)
 
 
 def keyword_re(keywords: Iterable[str]) -> re.Pattern[str] | None:
@@ -204,7 +216,9 @@ class Vocabulary:
     # -- activities ----------------------------------------------------------------------------
     def kind_of(self, title: str, body: str = "") -> ActivityKind | None:
         """The kind a title names (proposal, offer change, report), if any."""
-        folded = fold(title) or fold(body.split("\n", 1)[0])
+        return self._kind_of(fold(title) or fold(body.split("\n", 1)[0]))
+
+    def _kind_of(self, folded: str) -> ActivityKind | None:
         if self.patterns["proposal_pattern"].search(folded):
             return ActivityKind.PROPOSAL
         if self.patterns["offer_change_pattern"].search(folded):
@@ -215,7 +229,9 @@ class Vocabulary:
 
     def tags_of(self, text: str) -> set[str]:
         """``strategy`` and ``onboarding`` tags found in an activity's text."""
-        folded = fold(text)
+        return self._tags_of(fold(text))
+
+    def _tags_of(self, folded: str) -> set[str]:
         tags = set()
         if self.patterns["strategy_pattern"].search(folded):
             tags.add(TAG_STRATEGY)
@@ -226,8 +242,10 @@ class Vocabulary:
     def proposal_status(self, *texts: str) -> str:
         """From the first text holding a status keyword; the keyword appearing last wins
         ("rejected, then accepted")."""
-        for text in texts:
-            folded = fold(text)
+        return self._status_of(*(fold(text) for text in texts))
+
+    def _status_of(self, *folded_texts: str) -> str:
+        for folded in folded_texts:
             best: tuple[int, str] | None = None
             for status, pattern in self.status_keywords:
                 for match in pattern.finditer(folded):
@@ -240,13 +258,15 @@ class Vocabulary:
     def classify(self, a: Activity) -> Activity:
         """The activity with its kind, proposal status and tags read from its text when the
         source left them plain."""
+        title, body = fold(a.title), fold(a.body)
+        text = f"{title}\n{body}"  # = fold(f"{a.title}\n{a.body}"): folding is per character
         kind = a.kind
         if kind in _PLAIN:
-            kind = self.kind_of(a.title, a.body) or kind
+            kind = self._kind_of(title or body.split("\n", 1)[0]) or kind
         status = a.status
         if kind == ActivityKind.PROPOSAL and not status:
-            status = self.proposal_status(f"{a.title}\n{a.body}")
-        tags = a.tags | self.tags_of(f"{a.title}\n{a.body}")
+            status = self._status_of(text)
+        tags = a.tags | self._tags_of(text)
         if (kind, status, tags) == (a.kind, a.status, a.tags):
             return a
         return replace(a, kind=kind, status=status, tags=frozenset(tags))

@@ -27,23 +27,16 @@ from cmrules.connector import (
 from cmrules.connector_settings import validate_section
 from cmrules.errors import WriteError
 from cmrules.model import (
-    CONTACT_ATTRIBUTES,
     ENGAGEMENT_ATTRIBUTES,
-    ORG_ATTRIBUTES,
-    Activity,
-    ActivityKind,
-    Contact,
     Dataset,
     Engagement,
     Organisation,
     OrgKind,
-    Role,
-    Side,
 )
 from cmrules.tasks import Task
 from cmrules.values import iso, parse_datetime
 
-from . import workflow
+from . import reading, workflow
 from .importer import import_data, import_file
 from .store import decode_attrs, default_path, demo_file, open_database
 
@@ -135,30 +128,18 @@ class LocalConnector(Connector):
         return f"local database {self.path}"
 
     # -- reading ------------------------------------------------------------------------------
-    _ORG_SQL = (
-        "SELECT o.id, o.name, o.kind, o.domain, o.external_id, o.attributes, o.updated_at, "
-        "f.fingerprint, f.history FROM organisations o LEFT JOIN flags f ON f.subject_id = o.id"
-    )
-
-    def _org(self, row: sqlite3.Row | tuple[Any, ...]) -> Organisation:
-        oid, name, kind, domain, ext, attrs, updated, fingerprint, history = row
-        return Organisation(
-            id=oid,
-            name=name,
-            kind=OrgKind(kind),
-            domain=domain,
-            external_id=ext,
-            attributes=decode_attrs(attrs, ORG_ATTRIBUTES),
-            writeback={"fingerprint": fingerprint, "history": history or ""} if fingerprint else {},
-            waivers=workflow.record_waivers(self.db, oid),
-            properties=json.loads(attrs or "{}").get("properties", {}),
-            source=self.name,
-            updated_at=parse_datetime(updated),
-        )
+    def _org(
+        self, row: Sequence[Any], waivers: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+    ) -> Organisation:
+        """An organisation row with its waivers (read now unless ``waivers`` holds them)."""
+        oid = row[0]
+        if waivers is None:
+            waivers = reading.waivers_of(self.db, [oid])
+        return reading.organisation(row, waivers.get(oid, ()), self.name)
 
     def organisations(self, kind: OrgKind | None = None) -> list[Organisation]:
         """Every organisation (of ``kind``), by name."""
-        sql = self._ORG_SQL
+        sql = reading.ORG_SQL
         rows = (
             self.db.execute(sql + " WHERE o.kind = ? ORDER BY o.name", (kind.value,))
             if kind
@@ -171,7 +152,7 @@ class LocalConnector(Connector):
         in one statement; every organisation of ``kind`` when none does, for suggestions."""
         self.db.create_function("cm_fold", 1, _fold, deterministic=True)
         rows = self.db.execute(
-            self._ORG_SQL + " WHERE o.kind = ? AND (o.id = ? OR instr(cm_fold(o.name), ?) > 0) "
+            reading.ORG_SQL + " WHERE o.kind = ? AND (o.id = ? OR instr(cm_fold(o.name), ?) > 0) "
             "ORDER BY o.name",
             (kind.value, text, _fold(text)),
         ).fetchall()
@@ -240,27 +221,28 @@ class LocalConnector(Connector):
             )
         ordered = sorted(org_ids)
         for part in _parts(ordered):
+            waivers = reading.waivers_of(self.db, part)
             for row in self.db.execute(
-                self._ORG_SQL + f" WHERE o.id IN ({_marks(part)}) ORDER BY o.id", part
+                reading.ORG_SQL + f" WHERE o.id IN ({_marks(part)}) ORDER BY o.id", part
             ):
-                ds.add(self._org(row))
+                ds.add(self._org(row, waivers))
         for part in _parts(ordered):
             for c in self.db.execute(
-                f"SELECT {_CONTACT_COLS} FROM contacts "
+                f"SELECT {reading.CONTACT_COLS} FROM contacts "
                 f"WHERE org_id IN ({_marks(part)}) ORDER BY org_id, id",
                 part,
             ):
-                ds.add(_contact(c))
+                ds.add(reading.contact(c))
         companies = [o for o in ordered if o not in vendors]
         for part in _parts(companies):
             for a in self.db.execute(
-                f"SELECT {_ACTIVITY_COLS} FROM activities "
+                f"SELECT {reading.ACTIVITY_COLS} FROM activities "
                 f"WHERE company_id IN ({_marks(part)}) ORDER BY company_id, timestamp, id",
                 part,
             ):
                 if a[4] is not None and a[4] not in vendors:
                     continue
-                ds.add(_activity(a))
+                ds.add(reading.activity(a))
         return ds
 
     def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
@@ -289,13 +271,14 @@ class LocalConnector(Connector):
             ds.add(*pending)
             org_ids = [cid, *dict.fromkeys(e.vendor_id for e in pending)]
             for row in self.db.execute(
-                self._ORG_SQL + f" WHERE o.id IN ({_marks(org_ids)}) ORDER BY o.id", org_ids
+                reading.ORG_SQL + f" WHERE o.id IN ({_marks(org_ids)}) ORDER BY o.id", org_ids
             ):
                 ds.add(self._org(row))
-            sql = f"SELECT {_CONTACT_COLS} FROM contacts WHERE org_id = ? ORDER BY id"
-            ds.add(*(_contact(row) for row in self.db.execute(sql, (cid,))))
-            sql = f"SELECT {_ACTIVITY_COLS} FROM activities WHERE company_id = ? ORDER BY "
-            ds.add(*(_activity(row) for row in self.db.execute(sql + "timestamp, id", (cid,))))
+            sql = f"SELECT {reading.CONTACT_COLS} FROM contacts WHERE org_id = ? ORDER BY id"
+            ds.add(*(reading.contact(row) for row in self.db.execute(sql, (cid,))))
+            sql = f"SELECT {reading.ACTIVITY_COLS} FROM activities WHERE company_id = ? "
+            found = self.db.execute(sql + "ORDER BY timestamp, id", (cid,))
+            ds.add(*(reading.activity(row) for row in found))
         return ds
 
     def changed_since(self, since: datetime | None, run_started: datetime) -> ChangeSet:
@@ -458,43 +441,3 @@ class LocalConnector(Connector):
             return [f"would create or open the local database {self.path}"]
         _ = self.db
         return [f"local database ready at {self.path}"]
-
-
-# ------------------------------------------------------------------------------------------
-
-
-_CONTACT_COLS = "id, name, org_id, roles, email, job_title, attributes"
-_ACTIVITY_COLS = (
-    "id, kind, timestamp, company_id, vendor_id, side, contact_ids, status, decided_at, tags, "
-    "title, first_reply_minutes, replies"
-)
-
-
-def _contact(c: Any) -> Contact:
-    return Contact(
-        id=c[0],
-        name=c[1],
-        org_id=c[2],
-        roles=frozenset(Role(r) for r in c[3].split(";") if r),
-        email=c[4],
-        job_title=c[5],
-        attributes=decode_attrs(c[6], CONTACT_ATTRIBUTES),
-    )
-
-
-def _activity(a: Any) -> Activity:
-    return Activity(
-        id=a[0],
-        kind=ActivityKind(a[1]),
-        timestamp=parse_datetime(a[2]),
-        company_id=a[3],
-        vendor_id=a[4],
-        side=Side(a[5]) if a[5] else None,
-        contact_ids=tuple(json.loads(a[6])),
-        status=a[7],
-        decided_at=parse_datetime(a[8]),
-        tags=frozenset(json.loads(a[9])),
-        title=a[10],
-        first_reply_minutes=a[11],
-        replies=a[12],
-    )

@@ -99,9 +99,10 @@ def open_database(path: Path) -> sqlite3.Connection:
     return db
 
 
-def decode_attrs(text: str, allowed: Mapping[str, type]) -> dict[str, Any]:
-    """Stored attributes back to typed values; keys the model no longer knows are dropped."""
-    raw = json.loads(text or "{}")
+def decode_attrs(text: str | Mapping[str, Any], allowed: Mapping[str, type]) -> dict[str, Any]:
+    """Stored attributes (the JSON text, or that text already parsed) back to typed values;
+    keys the model no longer knows are dropped."""
+    raw = text if isinstance(text, Mapping) else json.loads(text or "{}")
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if allowed.get(key) is datetime:

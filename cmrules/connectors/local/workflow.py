@@ -18,22 +18,6 @@ from cmrules.tasks import Task
 from cmrules.values import iso
 
 
-def record_waivers(db: sqlite3.Connection, subject_id: str) -> tuple[dict[str, Any], ...]:
-    """A record's waiver rows, raw, for ``Organisation.waivers`` (the core validates them)."""
-    rows = db.execute(
-        "SELECT id, rule_id, vendor, until, reason, waived_by FROM waivers "
-        "WHERE subject_id = ? ORDER BY id",
-        (subject_id,),
-    ).fetchall()
-    return tuple(
-        {
-            "rules": rule, "vendor": vendor, "until": until, "reason": reason, "by": by,
-            "origin": "local", "where": f"local waiver #{wid}",
-        }
-        for wid, rule, vendor, until, reason, by in rows
-    )  # fmt: skip
-
-
 def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]) -> int:
     """Store a waiver (already validated by the caller); returns its id.  The record counts as
     changed, so the next incremental ``sync`` rewrites its note and flags (as a CRM does when a
