@@ -19,19 +19,20 @@ as ``clear_when`` in JSON.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from . import text as tx
 from .bylanguage import ByLanguage
+from .conditions import All, Cmp, Condition, Not, negate
 from .labels import SignalLabel, signal_label
-from .rulebook import All, AnyOf, Cmp, Condition, Not, Rule, bind
+from .rulebook import Rule
 from .signals import SignalValue
 
 LANGUAGES = ("fr", "en")
-_NEGATE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt", "eq": "ne", "ne": "eq"}
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,14 @@ class ClearWhen:
         return {**self.tree, "text": self.text[language] if language else dict(self.text)}
 
 
-def negate(cond: Condition) -> Condition:
-    """The condition under which ``cond`` no longer holds (negation pushed to the leaves)."""
-    if isinstance(cond, Cmp):
-        return Cmp(cond.signal, _NEGATE[cond.op], cond.value, cond.param)
-    if isinstance(cond, Not):
-        return cond.item
-    items = tuple(negate(i) for i in cond.items)
-    return AnyOf(items) if isinstance(cond, All) else All(items)
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+    "lte": operator.le, "gt": operator.gt, "gte": operator.ge,
+}  # fmt: skip
 
 
 def _holds(c: Cmp, value: Any) -> bool:
-    if value is None:
-        return False
-    v, t = value, c.value
-    return {
-        "eq": lambda: v == t, "ne": lambda: v != t, "lt": lambda: v < t,
-        "lte": lambda: v <= t, "gt": lambda: v > t, "gte": lambda: v >= t,
-    }[c.op]()  # fmt: skip
+    return value is not None and bool(_COMPARE[c.op](value, c.value))
 
 
 def _targets(cond: Condition, values: Mapping[str, SignalValue]) -> dict[str, Any] | None:
@@ -103,7 +94,7 @@ def clear_when(
     rule: Rule, values: Mapping[str, SignalValue], as_of: datetime | None = None
 ) -> ClearWhen | None:
     """What would clear ``rule`` given the signal ``values`` (None when nothing would)."""
-    tree = _targets(negate(bind(rule.when, rule.params)), values)
+    tree = _targets(rule.cleared, values)
     if tree is None:
         return None
     text = ByLanguage(lambda lang: _say(tree, values, lang, as_of, top=True), LANGUAGES)

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .conditions import All, AnyOf, Cmp, Condition, Not, bind, negate, signals_of
 from .errors import ConfigError, RuleFileError
 from .rulecheck import (
     IN_WORDS,
@@ -38,71 +39,6 @@ from .yamlutil import error_line, line_of, load_with_lines, read_text
 SEVERITIES = ("high", "medium", "low")
 SEVERITY_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 LANGUAGES = ("fr", "en")
-
-
-# -- condition tree --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cmp:
-    """A comparison of a signal with a value or a named parameter."""
-
-    signal: str
-    op: str
-    value: int | float | bool | None = None
-    param: str | None = None
-
-
-@dataclass(frozen=True)
-class All:
-    """A condition that holds when every item holds."""
-
-    items: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class AnyOf:
-    """A condition that holds when at least one item holds."""
-
-    items: tuple[Condition, ...]
-
-
-@dataclass(frozen=True)
-class Not:
-    """A condition that holds when its item does not."""
-
-    item: Condition
-
-
-Condition = Cmp | All | AnyOf | Not
-
-
-def signals_of(cond: Condition) -> list[str]:
-    """Signal names a condition reads, in order of first use."""
-    out: list[str] = []
-
-    def walk(c: Condition) -> None:
-        if isinstance(c, Cmp):
-            if c.signal not in out:
-                out.append(c.signal)
-        elif isinstance(c, Not):
-            walk(c.item)
-        else:
-            for i in c.items:
-                walk(i)
-
-    walk(cond)
-    return out
-
-
-def bind(cond: Condition, params: Mapping[str, Any]) -> Condition:
-    """Replace ``param`` references by their values."""
-    if isinstance(cond, Cmp):
-        if cond.param is not None:
-            return Cmp(cond.signal, cond.op, params[cond.param])
-        return cond
-    if isinstance(cond, Not):
-        return Not(bind(cond.item, params))
-    items = tuple(bind(i, params) for i in cond.items)
-    return All(items) if isinstance(cond, All) else AnyOf(items)
 
 
 @dataclass(frozen=True)
@@ -142,6 +78,12 @@ class Rule:
     def condition(self) -> Condition:
         """The condition with its parameters replaced by their values."""
         return bind(self.when, self.params)
+
+    @functools.cached_property
+    def cleared(self) -> Condition:
+        """When the rule no longer fires: its bound condition negated down to the leaves
+        (computed once; what would clear a finding is worded from it)."""
+        return negate(self.condition())
 
     def applies_to(self, subject: str) -> bool:
         """``engagement`` (subject company), ``vendor`` or ``prospect``."""
