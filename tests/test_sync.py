@@ -147,3 +147,72 @@ def test_a_change_in_the_same_second_as_the_last_run_start_is_picked_up(cfg, tmp
     assert third.get("write_calls", 0) == 0, third
     full = json.loads(sync(cfg, "--full").output)
     assert full.get("write_calls", 0) == 0 and full["unchanged"] == 2, full
+
+
+NEW_CLIENT = """organisations:
+  - {id: c2, name: "Boulangerie Martin", kind: company}
+contacts:
+  - {id: p9, name: Zoé, org: c2, roles: [project_owner]}
+engagements:
+  - {company: c2, vendor: v1, started: 2025-06-01, vendor_contacts: [r1]}
+"""
+
+
+def _import_with_sync_meanwhile(cfg, tmp_path, monkeypatch, fail: bool = False) -> dict:
+    """Import a new client whose rows are stamped 5 s before the import commits, and run an
+    incremental sync (nothing to write) while the import's transaction is still open."""
+    from cmrules.connectors.local import importer
+
+    real = importer.datetime
+
+    class Earlier(real):  # the import started a while ago: its stamps precede the sync's start
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) - timedelta(seconds=5)
+
+    monkeypatch.setattr(importer, "datetime", Earlier)
+    data = tmp_path / "new.yaml"
+    data.write_text(NEW_CLIENT + ("  - {company: c2, vendor: nobody}\n" if fail else ""))
+    seen: dict = {}
+
+    def meanwhile(event) -> None:
+        if event.phase == "import" and not seen:  # its transaction open: rows not visible yet
+            seen.update(json.loads(sync(cfg).output))
+
+    conn = LocalConnector({"path": str(tmp_path / "db.sqlite3"), "demo": False})
+    try:
+        import_file(conn, data, on_progress=meanwhile)
+    finally:
+        conn.close()
+    return seen
+
+
+def test_a_sync_during_a_long_import_does_not_skip_its_rows(cfg, tmp_path, monkeypatch):
+    """A sync that starts while an import is still writing must not move its watermark past
+    the import's stamps: the next sync evaluates the imported client."""
+    backdate(tmp_path / "db.sqlite3")
+    assert json.loads(sync(cfg).output)["notes_written"] == 2
+    during = _import_with_sync_meanwhile(cfg, tmp_path, monkeypatch)
+    assert during["records_evaluated"] == 0 and during["watermark_advanced"] is True, during
+    after = json.loads(sync(cfg).output)
+    assert after["records_evaluated"] >= 2 and after["notes_written"] >= 1, after  # c2 (+ v1)
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    assert db.execute("SELECT count(*) FROM notes WHERE subject_id = 'c2'").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM imports_running").fetchone() == (0,)
+    db.close()
+    assert json.loads(sync(cfg).output)["records_evaluated"] == 0  # and then nothing again
+
+
+def test_a_failed_import_leaves_no_mark_and_a_killed_ones_mark_is_ignored(cfg, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    with pytest.raises(Exception, match="nobody"):
+        _import_with_sync_meanwhile(cfg, tmp_path, monkeypatch, fail=True)
+    db = sqlite3.connect(tmp_path / "db.sqlite3")
+    assert db.execute("SELECT count(*) FROM imports_running").fetchone() == (0,)
+    with db:  # an import killed mid-way (kill -9): its mark stays, its process is gone
+        db.execute("INSERT INTO imports_running (started_at, pid) VALUES "
+                   "('2020-01-01T00:00:00Z', 2147483646)")  # fmt: skip
+    db.close()
+    assert json.loads(sync(cfg).output)["watermark_advanced"] is True
+    mark = state.watermark(state.read_state(tmp_path / "s.json"))
+    assert mark is not None and mark.year > 2020  # the dead import's mark held nothing back

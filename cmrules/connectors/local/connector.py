@@ -290,7 +290,10 @@ class LocalConnector(Connector):
         for column, table in _CHANGED:
             sql = f"SELECT {column} FROM {table} WHERE {after} AND {column} IS NOT NULL"
             ids.update(r[0] for r in self.db.execute(sql, (stamp,)).fetchall())
-        return ChangeSet(frozenset(ids), run_started)
+        # an import under way commits rows stamped with its start, later: the next run must
+        # look from there (see workflow.import_started)
+        starts = [s for s in map(parse_datetime, workflow.imports_under_way(self.db)) if s]
+        return ChangeSet(frozenset(ids), min([run_started, *starts]))
 
     # -- writing ------------------------------------------------------------------------------
     write_batch_size: ClassVar[int] = 100  # records per transaction (one commit)

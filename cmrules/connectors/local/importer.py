@@ -20,6 +20,7 @@ from cmrules.progress import Counter, Event, OnProgress, phase
 from cmrules.values import iso
 from cmrules.yamlutil import error_line, line_of, load_with_lines, problem, read_text
 
+from . import workflow
 from .jsonrows import JsonRows
 from .rows import KEY_NAME, KEYS, PARAMS, SECTIONS, SQL, RowError, row_key, text_value
 
@@ -182,6 +183,7 @@ def _import(
         {} if drop_demo else dict(db.execute("SELECT id, kind FROM organisations").fetchall())
     )
     every = max(1, source.total // 1000)  # a thousand reports at most; the status line throttles
+    mark = workflow.import_started(db, now)  # a sync meanwhile keeps its watermark before `now`
     try:
         with db, phase(on_progress, "import", source.unit, source.total, every) as counter:
             if drop_demo:
@@ -191,10 +193,13 @@ def _import(
                 counts["demo_replaced"] = 1
             for section, rows in source.sections():
                 counts[section] += _insert(db, section, rows, source, known_orgs, now, counter)
+            workflow.import_ended(db, mark)  # committed with the rows
     except sqlite3.Error as exc:
         raise ConnectorError(
             f"{source.path}: the local database refused the import: {exc}"
         ) from None
+    finally:
+        workflow.import_ended(db, mark)  # after a failure (nothing to do after a success)
     return counts
 
 

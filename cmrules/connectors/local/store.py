@@ -54,6 +54,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT, subject_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
     title TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'open',
     created_at TEXT NOT NULL, completed_at TEXT, UNIQUE (subject_id, fingerprint));
+-- imports under way: a sync holds its watermark back to the oldest one (see importer.py)
+CREATE TABLE IF NOT EXISTS imports_running (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, pid INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS contacts_org ON contacts(org_id);
 CREATE INDEX IF NOT EXISTS waivers_subject ON waivers(subject_id);
 CREATE INDEX IF NOT EXISTS activities_company ON activities(company_id);

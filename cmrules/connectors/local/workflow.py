@@ -1,4 +1,5 @@
-"""The local store's waivers (``cmrules waive``) and data-gap tasks (``cmrules tasks``).
+"""The local store's waivers (``cmrules waive``), data-gap tasks (``cmrules tasks``) and the
+marks of imports under way.
 
 Waiver rows are handed to the core raw, on ``Organisation.waivers``: the core validates them
 (reason, expiry, known rule, maximum length) like waivers from any CRM.  Tasks follow the core's
@@ -9,6 +10,8 @@ transaction.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -80,3 +83,54 @@ def tasks(db: sqlite3.Connection, include_completed: bool = False) -> list[dict[
     rows = db.execute(sql + " ORDER BY t.id").fetchall()
     keys = ("id", "record_id", "record", "title", "body", "status", "created_at", "completed_at")
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+# -- imports under way ------------------------------------------------------------------------
+# ``local import`` stamps its rows with its start time but commits them at its end.  A sync that
+# starts in between cannot see them yet; were its watermark its own start, the next sync would
+# look only at changes after that moment and miss the import's rows for good.  So an import
+# first commits a mark (its start, its process), removes it in the transaction that commits the
+# rows (or after a failure), and a sync's watermark never passes the start of an import under
+# way.  A mark left by a killed import (its process gone) is ignored and cleared by the next.
+
+
+def import_started(db: sqlite3.Connection, started_at: str) -> int:
+    """Commit the mark of an import starting now; returns its id.  Clears marks of imports
+    whose process is gone (killed)."""
+    with db:
+        for mark, pid in db.execute("SELECT id, pid FROM imports_running").fetchall():
+            if not _alive(pid):
+                db.execute("DELETE FROM imports_running WHERE id = ?", (mark,))
+        cur = db.execute(
+            "INSERT INTO imports_running (started_at, pid) VALUES (?, ?)", (started_at, os.getpid())
+        )
+    return int(cur.lastrowid or 0)
+
+
+def import_ended(db: sqlite3.Connection, mark: int) -> None:
+    """Remove an import's mark: inside its data transaction on success, on its own after a
+    failure (then committed here)."""
+    if db.in_transaction:
+        db.execute("DELETE FROM imports_running WHERE id = ?", (mark,))
+        return
+    with contextlib.suppress(sqlite3.Error), db:  # a leftover mark only holds a watermark back
+        db.execute("DELETE FROM imports_running WHERE id = ?", (mark,))
+
+
+def imports_under_way(db: sqlite3.Connection) -> list[str]:
+    """Start times of the imports running now (their process alive), oldest first."""
+    try:
+        rows = db.execute("SELECT started_at, pid FROM imports_running ORDER BY started_at")
+        return [started for started, pid in rows.fetchall() if _alive(pid)]
+    except sqlite3.OperationalError:  # a read-only store made before the table existed
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, under another user (or cannot tell: keep the watermark back)
+    return True
