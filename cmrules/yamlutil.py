@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -99,39 +99,39 @@ _Strict.add_constructor(  # type: ignore[type-var]
 )
 
 
-class _PyLoader(Reader, Scanner, Parser, Composer, _Strict, Resolver):
-    """Pure-Python parsing (PyYAML without libyaml); depth is checked while composing, before
-    Python's recursion limit is reached."""
+class _DepthComposer(Composer):
+    """PyYAML's composer with the depth checked while composing, before Python's recursion
+    limit is reached."""
 
-    def __init__(self, stream: str):
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _too_deep(self.peek_event().start_mark)  # type: ignore[attr-defined]
+            return Composer.compose_node(self, parent, index)  # type: ignore[return-value]
+        finally:
+            self._depth -= 1
+
+
+class _PyLoader(Reader, Scanner, Parser, _DepthComposer, _Strict, Resolver):
+    """Pure-Python parsing (PyYAML without libyaml)."""
+
+    def __init__(self, stream: Any):
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
         Composer.__init__(self)
         _Strict.__init__(self)
         Resolver.__init__(self)
-        self._depth = 0
-
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise ConstructorError(
-                    None,
-                    None,
-                    f"nested deeper than {MAX_DEPTH} levels; flatten the structure",
-                    mark,
-                )
-            return Composer.compose_node(self, parent, index)  # type: ignore[return-value]
-        finally:
-            self._depth -= 1
 
 
 try:
     from yaml.cyaml import CParser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     LOADER: type = _PyLoader
+    STREAM_LOADER: type = _PyLoader
 else:
 
     class _CLoader(CParser, _Strict, Resolver):
@@ -145,6 +145,18 @@ else:
 
     LOADER = _CLoader
 
+    class _CStreamLoader(CParser, _DepthComposer, _Strict, Resolver):
+        """libyaml's events composed into nodes by PyYAML's composer one value at a time
+        (:func:`stream_values`), the rest of the document never held."""
+
+        def __init__(self, stream: Any):
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            _Strict.__init__(self)
+            Resolver.__init__(self)
+
+    STREAM_LOADER = _CStreamLoader
+
 
 def _too_deep(mark: Any) -> ConstructorError:
     return ConstructorError(
@@ -152,41 +164,48 @@ def _too_deep(mark: Any) -> ConstructorError:
     )
 
 
-def _check_nodes(root: Node) -> None:
+def check_nodes(root: Node, spent: int = 0, depth: int = 1, earlier: Set[int] = frozenset()) -> int:
     """Refuse, in one walk of the composed nodes, nesting deeper than :data:`MAX_DEPTH` (checked
     before going down, so the walk never recurses further: libyaml composes up to 1,000 levels)
     and a document whose aliases expand it beyond the budget (the DAG is small, the tree it
-    stands for may be astronomically large; a scalar counts once per place it is written)."""
+    stands for may be astronomically large; a scalar counts once per place it is written).
+    ``spent``: what the values read before it already expanded (a file read value by value,
+    ``depth`` levels down); ``earlier``: ids of the anchored nodes of those values — an alias
+    to one of them is built again in full, so all of it counts as expansion; returns the
+    total."""
     sizes: dict[int, int] = {}
     open_: set[int] = set()
     distinct = 0
 
-    def size(n: Node, depth: int) -> int:
+    def size(n: Node, depth: int, fresh: bool = True) -> int:
         nonlocal distinct
         if depth > MAX_DEPTH:
             raise _too_deep(n.start_mark)
-        if not isinstance(n, CollectionNode):
-            distinct += 1
-            return 1
         key = id(n)
+        fresh = fresh and key not in earlier
+        if not isinstance(n, CollectionNode):
+            distinct += fresh
+            return 1
         if key in open_:
             raise ConstructorError(
                 None, None, "an alias (*name) refers to its own anchor: write it out", n.start_mark
             )
         if key in sizes:
             return sizes[key]
-        distinct += 1
+        distinct += fresh
         open_.add(key)
         if isinstance(n, MappingNode):
-            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+            total = 1 + sum(
+                size(k, depth + 1, fresh) + size(v, depth + 1, fresh) for k, v in n.value
+            )
         else:
-            total = 1 + sum(size(v, depth + 1) for v in n.value)
+            total = 1 + sum(size(v, depth + 1, fresh) for v in n.value)
         open_.discard(key)
         sizes[key] = total
         return total
 
-    expanded = size(root, 1)
-    if expanded - distinct > MAX_ALIAS_EXPANSION:
+    expanded = size(root, depth)
+    if spent + expanded - distinct > MAX_ALIAS_EXPANSION:
         raise ConstructorError(
             None,
             None,
@@ -194,6 +213,7 @@ def _check_nodes(root: Node) -> None:
             f"{MAX_ALIAS_EXPANSION:,} more than written are allowed — write the values out",
             root.start_mark,
         )
+    return spent + expanded - distinct
 
 
 def load_with_lines(
@@ -212,7 +232,7 @@ def load_with_lines(
             raise _too_deep(exc.problem_mark) from None
         if node is None:
             return None, {}
-        _check_nodes(node)
+        check_nodes(node)
         data = loader.construct_document(node)
     finally:
         loader.dispose()

@@ -13,16 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from cmrules.errors import ConnectorError, UsageError
-from cmrules.progress import Counter, Event, OnProgress, phase
+from cmrules.progress import Counter, OnProgress, phase
 from cmrules.values import iso
-from cmrules.yamlutil import error_line, line_of, load_with_lines, problem, read_text
+from cmrules.yamlutil import line_of, load_with_lines
 
 from . import workflow
 from .jsonrows import JsonRows
 from .rows import KEY_NAME, KEYS, PARAMS, SECTIONS, SQL, RowError, row_key, text_value
+from .yamlrows import YamlRows
 
 if TYPE_CHECKING:
     from .connector import LocalConnector
@@ -42,25 +41,13 @@ def import_file(
     deleted in the same transaction (``counts["demo_replaced"]`` is then 1).
 
     A ``.json`` file is read by the standard library's JSON scanner one row at a time (see
-    :mod:`.jsonrows`); any other file is YAML (libyaml when available, see
-    :mod:`cmrules.yamlutil`).  ``on_progress`` (:mod:`cmrules.progress`): for JSON, bytes of
-    the file imported; for YAML, the file's size while it is parsed, then rows imported.
+    :mod:`.jsonrows`); any other file is YAML, also read one row at a time (libyaml when
+    available, see :mod:`.yamlrows`).  ``on_progress`` (:mod:`cmrules.progress`): bytes of
+    the file imported.
     """
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        return _import(conn, _JsonSource(path), replace_demo, on_progress)
-    try:
-        text = read_text(path, "import file")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if on_progress is not None:
-        on_progress(Event("parse", path.stat().st_size, None, "bytes"))
-    try:
-        data, lines = load_with_lines(text, line_depth=2)
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}:{error_line(exc)}: not valid YAML: {problem(exc)}") from None
-    del text  # the parsed rows are all the import needs
-    return _import(conn, _TreeSource(data, lines, str(path)), replace_demo, on_progress)
+    rows = JsonRows if path.suffix.lower() == ".json" else YamlRows
+    return _import(conn, _StreamSource(path, rows), replace_demo, on_progress)
 
 
 def import_data(
@@ -117,17 +104,18 @@ class _TreeSource:
                 yield row.get("id")
 
 
-class _JsonSource:
-    """Sections of a JSON file, rows parsed one at a time; a row's place is its line.
+class _StreamSource:
+    """Sections of a JSON or YAML file, rows parsed one at a time; a row's place is its line.
 
     The other sections refer to the organisations: a section written before them is read over
     (checked, not imported) and imported from a second reading after the rest of the file.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, rows: type[JsonRows] | type[YamlRows]):
         self.path = str(path)
         self._file = path
-        self._reader = JsonRows(path)
+        self._rows_of = rows
+        self._reader = rows(path)
         self.total = path.stat().st_size
         self.unit = "bytes"
 
@@ -147,7 +135,7 @@ class _JsonSource:
                 for _ in rows:
                     pass
         if deferred:
-            self._reader = JsonRows(self._file)  # progress starts again: a rare file
+            self._reader = self._rows_of(self._file)  # progress starts again: a rare file
             for section, rows in self._reader.sections(SECTIONS):
                 if section in deferred:
                     yield section, rows
@@ -161,7 +149,7 @@ class _JsonSource:
     def organisation_ids(self) -> Iterator[Any]:
         """Read the file once more for the organisations' ids (only when the store holds
         the demo alone, to know whether the file replaces it)."""
-        for section, rows in JsonRows(self._file).sections(SECTIONS):
+        for section, rows in self._rows_of(self._file).sections(SECTIONS):
             for _, row in rows:
                 if section == "organisations" and isinstance(row, dict):
                     yield row.get("id")
@@ -169,7 +157,7 @@ class _JsonSource:
                 return
 
 
-_Source = _TreeSource | _JsonSource
+_Source = _TreeSource | _StreamSource
 
 
 def _import(
