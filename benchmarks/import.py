@@ -138,7 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cmrules-import-"))
     root.mkdir(parents=True, exist_ok=True)
-    files = [write(root / f"p{mb}.json", mb) for mb in map(int, args.sizes.split(",")) if mb]
+    files = [
+        write(root / f"p{mb}.json", mb) for mb in (int(s) for s in args.sizes.split(",") if s) if mb
+    ]
     if args.yaml:
         files.append(write(root / f"p{args.yaml}.yaml", args.yaml))
     base = root / "baseline"
