@@ -334,6 +334,9 @@ class Engine:
         self._by_subject: dict[str, list[str]] = {}
         self._outcome_of: dict[str, Outcome | None] = {SENTINEL: None}
         self._rule_ids: dict[str, list[str]] = {}
+        # per ruleset, per rule: its outcomes (fired, definitely false, cannot assess), built
+        # once: evaluate() neither builds nor hashes an Outcome per rule per record
+        self._verdicts: dict[str, list[tuple[str, str, Outcome, Outcome]]] = {}
         self._compile()
         try:
             self._runner: _Direct | _Host = BACKENDS[backend](self._definitions)
@@ -364,6 +367,15 @@ class Engine:
                 self._outcome_of[rule_name] = Outcome(rule.id, status)
                 definition[rule_name] = {"all": [{"m": match}], "run": f"{name}__{rule_name}"}
         self._rule_ids[name] = [r.id for r in rules]
+        self._verdicts[name] = [
+            (
+                f"{r.id}_{FIRED}",
+                f"{r.id}_{_FALSE}",
+                Outcome(r.id, FIRED),
+                Outcome(r.id, CANNOT_ASSESS),
+            )
+            for r in rules
+        ]
         definition[SENTINEL] = {"all": [{"m": kind}], "pri": 65000, "run": f"{name}__sentinel"}
         return definition
 
@@ -397,21 +409,19 @@ class Engine:
         fact = self.fact(subject, values)
         body = json.dumps(fact)
         outcomes: list[Outcome] = []
+        outcome_of = self._outcome_of
         with self._lock:
             for ruleset in self._by_subject[subject]:
-                hits = set()  # an $or can fire once per true branch
-                for rule_name in self._runner.fired(ruleset, fact, body, next(self._sid)):
-                    try:
-                        outcome = self._outcome_of[rule_name]
-                    except KeyError:
-                        raise EngineError(f"internal: unknown durable rule {rule_name}") from None
-                    if outcome is not None:
-                        hits.add(outcome)
-                for rule_id in self._rule_ids[ruleset]:
-                    if Outcome(rule_id, FIRED) in hits:
-                        outcomes.append(Outcome(rule_id, FIRED))
-                    elif Outcome(rule_id, _FALSE) not in hits:  # neither true nor false
-                        outcomes.append(Outcome(rule_id, CANNOT_ASSESS))
+                # rule names (an $or can fire once per true branch)
+                hits = set(self._runner.fired(ruleset, fact, body, next(self._sid)))
+                for rule_name in hits:
+                    if rule_name not in outcome_of:
+                        raise EngineError(f"internal: unknown durable rule {rule_name}")
+                for fired_name, false_name, fired, unknown in self._verdicts[ruleset]:
+                    if fired_name in hits:
+                        outcomes.append(fired)
+                    elif false_name not in hits:  # neither true nor false
+                        outcomes.append(unknown)
         return outcomes
 
 

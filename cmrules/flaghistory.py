@@ -69,12 +69,14 @@ class History:
         vendor)."""
         return {
             "open": [
-                {"rule_id": split_key(k)[0], "vendor_id": split_key(k)[1], "since": v}
+                {"rule_id": rule, "vendor_id": vendor or None, "since": v}
                 for k, v in sorted(self.open.items())
+                for rule, _, vendor in (k.partition("@"),)
             ],
             "waived": [
-                {"rule_id": split_key(k)[0], "vendor_id": split_key(k)[1], "until": v}
+                {"rule_id": rule, "vendor_id": vendor or None, "until": v}
                 for k, v in sorted(self.waived.items())
+                for rule, _, vendor in (k.partition("@"),)
             ],
             "task": self.task or None,
             "events": [

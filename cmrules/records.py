@@ -131,15 +131,19 @@ def finish(
 
     ``prospect_criteria`` (a prospect: the number of prospect rules evaluated): the note is a
     readiness verdict with the questions for the next meeting (:mod:`cmrules.readiness`)."""
-    own = policy.record_waivers(subject)
-    names = {v.id: v.name for v in vendors}
-    pool = policy.config_waivers_for({f.rule_id for f in found})
-    relevant = [w for w in pool if any(w.matches(f, names) for f in found)]
-    findings = waivers_mod.apply(found, [*own, *pool], names)
+    own = policy.record_waivers(subject) if subject.waivers else []
+    if own or policy.config_waivers:
+        names = {v.id: v.name for v in vendors}
+        pool = policy.config_waivers_for({f.rule_id for f in found})
+        relevant = [w for w in pool if any(w.matches(f, names) for f in found)]
+        findings = waivers_mod.apply(found, [*own, *pool], names)
+    else:  # no waiver anywhere (the common case): nothing to match
+        relevant, findings = [], list(found)
     previous = history_mod.loads(subject.writeback.get("history"))
     vendor_ids = [v.id for v in vendors] if subject.kind.value == "company" else None
     hist, changes = history_mod.update(previous, findings, policy.as_of, vendor_ids=vendor_ids)
-    findings = [f.dated(hist.open.get(f.key)) if f.status != CANNOT_ASSESS else f for f in findings]
+    opened = hist.open
+    findings = [f if f.status == CANNOT_ASSESS else f.dated(opened.get(f.key)) for f in findings]
     language = notes_mod.record_language(subject, policy.language)
     task = None
     if policy.tasks:

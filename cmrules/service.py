@@ -195,10 +195,17 @@ def evaluate_dataset(
     only = None if company_ids is None else set(company_ids)
     vendor_ids = [v for v in dict.fromkeys(vendor_ids) if v in ds.organisations]
 
+    by_id: dict[
+        tuple[str, str], dict[str, rulebook_mod.Rule]
+    ] = {}  # (profile, subject) -> id -> rule
+
     def run(
         profile: str, subject_kind: str, subject: Subject, values: dict[str, SignalValue]
     ) -> list[Finding]:
-        rules = {r.id: r for r in sets.rulebook(profile).for_subject(subject_kind)}
+        rules = by_id.get((profile, subject_kind))
+        if rules is None:
+            rules = {r.id: r for r in sets.rulebook(profile).for_subject(subject_kind)}
+            by_id[profile, subject_kind] = rules
         outcomes = sets.engine(profile).evaluate(
             subject_kind, {k: v.value for k, v in values.items()}
         )

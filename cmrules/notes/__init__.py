@@ -76,9 +76,14 @@ def gaps(findings: Sequence[Finding], language: str) -> tuple[int, list[str]]:
     Only data simply missing on the record counts: what the source does not record, or what
     only ops can provide (no ``gap`` label), goes to the run summary; "too early to judge"
     needs time, not data."""
+    return _gaps(sort_findings(findings), language)
+
+
+def _gaps(ordered: Sequence[Finding], language: str) -> tuple[int, list[str]]:
+    """:func:`gaps` of findings already sorted."""
     points = 0
     fields: list[str] = []
-    for f in sort_findings(findings):
+    for f in ordered:
         if f.status != CANNOT_ASSESS:
             continue
         fillable = [
@@ -131,7 +136,7 @@ def render(
     fp = note_fingerprint(ordered, language)
     level = risk_level(ordered)
     fired = [f for f in ordered if f.status == FIRED]
-    points, fields = gaps(ordered, language)
+    points, fields = _gaps(ordered, language)
     flags = Flags(
         risk_level=level,
         rule_ids=tuple(sorted({f.rule_id for f in fired})),
