@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config as config_mod
-from . import decisions
+from . import decisions, gcpolicy
 from . import findings as findings_mod
 from . import history as history_mod
 from . import records as records_mod
@@ -386,6 +386,7 @@ def consume(
             if on_record is not None:
                 on_record(r)
         group.clear()
+        gcpolicy.checkpoint()
 
     def done(r: RecordResult) -> None:
         progress.add()
@@ -393,18 +394,19 @@ def consume(
         if len(group) >= stream_mod.CHUNK:
             hand_on()
 
-    try:
-        if write:
-            write_back(session.connector, records, dry_run=dry_run, on_progress=done)
-        else:
-            for r in records:
-                done(r)
-    finally:
-        progress.finish()
-        hand_on()  # what was written before a failure is logged and counted too
-        report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
-        report.add_unmatched(getattr(session.connector, "unmatched", None) or [])
-        report.stats["ops_data_gaps"] = run.gaps
+    with gcpolicy.paused():  # collected every few groups instead (cmrules.gcpolicy)
+        try:
+            if write:
+                write_back(session.connector, records, dry_run=dry_run, on_progress=done)
+            else:
+                for r in records:
+                    done(r)
+        finally:
+            progress.finish()
+            hand_on()  # what was written before a failure is logged and counted too
+            report.warnings.extend(run_notices(session, run.notable, as_of, report.language))
+            report.add_unmatched(getattr(session.connector, "unmatched", None) or [])
+            report.stats["ops_data_gaps"] = run.gaps
     return run
 
 
