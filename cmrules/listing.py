@@ -21,10 +21,14 @@ SEVERITY_STYLE = {
     "low": "cyan", "faible": "cyan", "info": "dim", "information": "dim",
 }  # fmt: skip
 FORMATS = ("table", "json", "markdown")
+#: Data-gap task counters of a run (``tasks: true``), in every JSON summary (zero when
+#: nothing) and in the text summary line when one is not zero.
+TASK_KEYS = ("tasks_created", "tasks_completed", "tasks_reopened")
 #: Counters every run summary carries (zero when nothing happened) and what sync adds.
 SUMMARY_STATS: dict[str, Any] = dict.fromkeys(
-    ("api_calls", "write_calls", "read_posts", "retry_sleeps", "flags_written", "duration_s"), 0
-)
+    ("api_calls", "write_calls", "read_posts", "retry_sleeps", "flags_written", "duration_s",
+     *TASK_KEYS), 0
+)  # fmt: skip
 SYNC_KEYS = ("records_read", "since", "watermark_advanced", "state_path", "ops_data_gaps")
 
 

@@ -9,6 +9,7 @@ from . import flaghistory, redact
 from . import text as tx
 from .findings import format_records, format_value, sort_findings
 from .labels import signal_label
+from .listing import TASK_KEYS
 from .notes import LABELS
 from .readiness import WORDS as READY_WORDS
 from .service import Report
@@ -202,7 +203,13 @@ def summary_line(s: dict[str, Any], lang: str) -> str:
         tx.count(s[key], one, other, lang)
         for key, (one, other) in zip(_RUN_KEYS, LABELS[lang]["run"], strict=True)
     ]
-    return typography(f"{parts[0]}; " + ", ".join(parts[1:]), lang)
+    line = f"{parts[0]}; " + ", ".join(parts[1:])
+    if any(s.get(key) for key in TASK_KEYS):  # data-gap tasks: only when some were written
+        tasks = zip(TASK_KEYS, LABELS[lang]["run_tasks"], strict=True)
+        line += "; " + ", ".join(
+            tx.count(s.get(k, 0), one, other, lang) for k, (one, other) in tasks
+        )
+    return typography(line, lang)
 
 
 def to_markdown(report: Report) -> str:

@@ -148,6 +148,40 @@ def test_tasks_created_once_completed_when_filled_and_no_write_on_rerun(tmp_path
     assert [t["status"] for t in every] == ["completed"]  # gaps filled: completed, none new
 
 
+def test_sync_counts_the_tasks_it_creates_completes_and_reopens(tmp_path):
+    """A nightly job (sync --json) and the text summary say how many data-gap tasks were
+    created, completed or reopened: Café Médina's crisis procedure and KPIs come and go."""
+    cfg = tmp_path / "cmrules.yaml"
+    cfg.write_text("tasks: true\n", encoding="utf-8")
+    fix = tmp_path / "fix.yaml"
+
+    def medina(attributes: str) -> None:  # the engagement's KPIs and crisis procedure
+        fix.write_text(
+            "engagements:\n  - company: c-medina\n    vendor: v-pixel\n"
+            "    started: 2026-02-01\n    vendor_contacts: [p-chloe-dubois]\n"
+            f"    attributes: {attributes}\n"
+            "contacts:\n  - {id: p-nadia-ferhat, name: Nadia Ferhat, org: c-medina,"
+            " roles: [project_owner], attributes: {social_media_familiar: true}}\n",
+            encoding="utf-8",
+        )
+        assert run("local", "import", "--keep-demo", str(fix), config=cfg).exit_code == 0
+
+    medina("{kpis_defined: null, escalation_plan: null}")
+    first = json.loads(run("sync", "--json", *DAY1, config=cfg).stdout)
+    made = len(json.loads(run("tasks", "--format", "json", config=cfg).stdout))
+    assert made > 0 and first["tasks_created"] == made and first["tasks_completed"] == 0
+    for attributes, counts in (("{kpis_defined: true, escalation_plan: true}", (0, 1, 0)),
+                               ("{kpis_defined: null, escalation_plan: null}", (0, 0, 1))):
+        medina(attributes)  # filled: its task completed; emptied again: the same one reopened
+        s = json.loads(run("sync", "--json", *DAY1, config=cfg).stdout)
+        assert (s["tasks_created"], s["tasks_completed"], s["tasks_reopened"]) == counts
+    medina("{kpis_defined: true, escalation_plan: true}")
+    line = run("sync", "--format", "table", *DAY1, config=cfg).stdout.splitlines()[-1]
+    assert line.endswith("; 0 tâche créée, 1 tâche terminée, 0 tâche rouverte"), line
+    again = run("sync", "--full", "--format", "table", *DAY1, config=cfg).stdout
+    assert "tâche" not in again  # nothing done with tasks: the summary line stays as it was
+
+
 def test_note_language_per_record(tmp_path):
     """Config says French; a record whose language (or country) says English gets English."""
     fix = tmp_path / "lang.yaml"

@@ -51,6 +51,7 @@ def test_sync_json_alias_warnings_unmatched_and_fixed_keys():
         "failed", "findings", "api_calls", "write_calls", "read_posts", "retry_sleeps",
         "flags_written", "duration_s", "records_read", "since", "watermark_advanced",
         "state_path", "warnings", "unmatched", "waived", "ops_data_gaps",
+        "tasks_created", "tasks_completed", "tasks_reopened",
     }  # fmt: skip
     assert set(data) == documented
     assert data["api_calls"] == 0 and data["write_calls"] == 0  # present even when zero

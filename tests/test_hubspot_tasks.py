@@ -162,12 +162,14 @@ def test_task_completed_when_its_gaps_are_filled_and_replaced_when_they_change(p
     fills in KPIs agreed: its task is completed and one for the crisis procedure alone is
     created.  Both in one tasks batch update and one tasks batch create."""
     p = portal
-    p.run()
+    first = p.run()
+    assert (first["tasks_created"], first["tasks_completed"]) == (4, 0)  # clients 0-3 have gaps
     before = p.open_tasks()
     p.set(p.clients[1], cm_escalation_plan="true")
     p.set(p.clients[0], cm_kpis_defined="true")
     p.fake.calls.clear()
-    p.run()
+    second = p.run()
+    assert (second["tasks_created"], second["tasks_completed"]) == (1, 2)  # sync --json says so
     assert p.fake.count("POST", TASKS_UPDATE) == 1 and p.fake.count("POST", TASKS_CREATE) == 1
     assert p.tasks(p.clients[1], "COMPLETED")[0]["hs_task_completion_date"]
     assert p.open_tasks()[p.clients[1]] == []
@@ -177,8 +179,9 @@ def test_task_completed_when_its_gaps_are_filled_and_replaced_when_they_change(p
     assert new["hs_task_body"].startswith("<p>To assess 1 more point, fill in: crisis procedure")
     assert p.open_tasks()[p.clients[2]] == before[p.clients[2]]  # untouched
     p.fake.calls.clear()
-    p.run()
+    third = p.run()
     assert p.fake.write_calls() == 0
+    assert (third["tasks_created"], third["tasks_completed"], third["tasks_reopened"]) == (0, 0, 0)
 
 
 # The write calls of a run in which client 0's gap set changes (note, new task, old task
@@ -329,7 +332,7 @@ def test_gaps_that_come_back_reopen_the_task_cmrules_completed(portal):
     p.set(p.clients[1], cm_escalation_plan="true")
     p.run()
     p.set(p.clients[1], cm_escalation_plan="")
-    p.run()
+    assert p.run()["tasks_reopened"] == 1
     (task,) = p.tasks(p.clients[1])
     assert task["hs_task_status"] == "NOT_STARTED" and "hs_task_completion_date" not in task
 

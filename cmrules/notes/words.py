@@ -50,6 +50,8 @@ LABELS: dict[str, dict[str, Any]] = {
                 ("mise à jour de drapeaux", "mises à jour de drapeaux"),
                 ("fiche inchangée", "fiches inchangées"), ("note à écrire", "notes à écrire"),
                 ("échec", "échecs")),
+        "run_tasks": (("tâche créée", "tâches créées"), ("tâche terminée", "tâches terminées"),
+                      ("tâche rouverte", "tâches rouvertes")),
         "levels": {
             "high": "élevé",
             "medium": "moyen",
@@ -100,6 +102,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "run": (("record evaluated", "records evaluated"), ("note written", "notes written"),
                 ("flag update", "flag updates"), ("record unchanged", "records unchanged"),
                 ("note to write", "notes to write"), ("failure", "failures")),
+        "run_tasks": (("task created", "tasks created"), ("task completed", "tasks completed"),
+                      ("task reopened", "tasks reopened")),
         "levels": {
             "high": "high",
             "medium": "medium",

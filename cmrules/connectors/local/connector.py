@@ -389,7 +389,7 @@ class LocalConnector(Connector):
     # -- waivers and data-gap tasks (cmrules waive / waivers / tasks) -------------------------
     def sync_task(self, subject: Organisation, task: Task | None) -> int:
         """Make ``task`` the record's one open task (tasks table), completing the others."""
-        writes = workflow.sync_task(self.db, subject.id, task)
+        writes = workflow.sync_task(self.db, subject.id, task, self.context.count)
         self.context.count("write_calls", writes)
         return writes
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,9 +44,17 @@ def add_waiver(db: sqlite3.Connection, subject_id: str, entry: Mapping[str, Any]
     return int(cur.lastrowid or 0)
 
 
-def sync_task(db: sqlite3.Connection, subject_id: str, task: Task | None) -> int:
+def sync_task(
+    db: sqlite3.Connection,
+    subject_id: str,
+    task: Task | None,
+    count: Callable[[str, int], None] = lambda key, n: None,
+) -> int:
     """Create ``task`` unless present, complete the record's other open tasks; one
-    transaction.  Returns the number of rows written."""
+    transaction.  Returns the number of rows written; ``count`` gets the run counters
+    ``tasks_created``, ``tasks_completed`` and ``tasks_reopened`` (a completed task whose gaps
+    are back) once the transaction is committed."""
+    done: dict[str, int] = {}
     now = iso(datetime.now(UTC))
     writes = 0
     with db:
@@ -61,7 +69,12 @@ def sync_task(db: sqlite3.Connection, subject_id: str, task: Task | None) -> int
                     (now, tid),
                 )
                 writes += 1
+                done["tasks_completed"] = done.get("tasks_completed", 0) + 1
         if task is not None and not any(fp == task.fingerprint for _, fp in open_rows):
+            before = db.execute(
+                "SELECT 1 FROM tasks WHERE subject_id = ? AND fingerprint = ?",
+                (subject_id, task.fingerprint),
+            ).fetchone()
             cur = db.execute(
                 "INSERT INTO tasks (subject_id, fingerprint, title, body, status, created_at) "
                 "VALUES (?, ?, ?, ?, 'open', ?) ON CONFLICT(subject_id, fingerprint) DO UPDATE "
@@ -69,6 +82,10 @@ def sync_task(db: sqlite3.Connection, subject_id: str, task: Task | None) -> int
                 (subject_id, task.fingerprint, task.title, task.body, now),
             )
             writes += cur.rowcount
+            if cur.rowcount:
+                done["tasks_reopened" if before else "tasks_created"] = 1
+    for key, n in done.items():
+        count(key, n)
     return writes
 
 
