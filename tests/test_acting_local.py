@@ -170,9 +170,11 @@ def test_sync_counts_the_tasks_it_creates_completes_and_reopens(tmp_path):
     first = json.loads(run("sync", "--json", *DAY1, config=cfg).stdout)
     made = len(json.loads(run("tasks", "--format", "json", config=cfg).stdout))
     assert made > 0 and first["tasks_created"] == made and first["tasks_completed"] == 0
-    for attributes, counts in (("{kpis_defined: true, escalation_plan: true}", (0, 1, 0)),
-                               ("{kpis_defined: null, escalation_plan: null}", (0, 0, 1))):
-        medina(attributes)  # filled: its task completed; emptied again: the same one reopened
+    for attributes, counts in (
+        ("{kpis_defined: true, escalation_plan: true}", (0, 1, 0)),
+        ("{kpis_defined: null, escalation_plan: null}", (0, 0, 1)),
+    ):
+        medina(attributes)  # filled: its task completed; emptied: the same one reopened
         s = json.loads(run("sync", "--json", *DAY1, config=cfg).stdout)
         assert (s["tasks_created"], s["tasks_completed"], s["tasks_reopened"]) == counts
     medina("{kpis_defined: true, escalation_plan: true}")
