@@ -33,6 +33,7 @@ from .rulebook import Rule
 from .signals import SignalValue
 
 LANGUAGES = ("fr", "en")
+_UNKNOWN = SignalValue(None)  # a signal the record has no value for (immutable, shared)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _targets(cond: Condition, values: Mapping[str, SignalValue]) -> dict[str, An
     if isinstance(cond, Not):
         return _targets(negate(cond.item), values)
     if isinstance(cond, Cmp):
-        sv = values.get(cond.signal, SignalValue(None))
+        sv = values.get(cond.signal, _UNKNOWN)
         if _holds(cond, sv.value):
             return None
         op, value = cond.op, cond.value
@@ -141,7 +142,7 @@ def _say(
         parts = [_say(t, values, lang, as_of) for t in tree[key]]
         joined = tx.join(parts, lang, _WORDS[lang]["and" if key == "all" else "or"])
         return joined if top else f"({joined})"
-    return _say_cmp(tree, values.get(tree["signal"], SignalValue(None)), lang, as_of)
+    return _say_cmp(tree, values.get(tree["signal"], _UNKNOWN), lang, as_of)
 
 
 def _say_cmp(t: Mapping[str, Any], sv: SignalValue, lang: str, as_of: datetime | None) -> str:

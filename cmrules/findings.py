@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -103,9 +104,15 @@ class Finding:
     def to_dict(self, language: str | None = None) -> dict[str, Any]:
         """The finding as JSON: texts in ``language``, or in every language when none is given."""
 
-        def pick(m: Mapping[str, str]) -> Any:
-            return m[language] if language else dict(m)
-
+        if language:
+            message: Any = self.message[language]
+            title: Any = self.title[language] if self.title else None
+            question: Any = self.question[language]
+            advice: Any = self.advice[language]
+        else:
+            message, question, advice = dict(self.message), dict(self.question), dict(self.advice)
+            title = dict(self.title) if self.title else None
+        subject = self.subject
         return {
             "rule_id": self.rule_id,
             "rule_name": self.rule_name,
@@ -114,16 +121,16 @@ class Finding:
             "side": self.side,
             "criterion": self.criterion,
             "subject": {
-                "id": self.subject.id,
-                "name": self.subject.name,
-                "kind": self.subject.kind,
-                "vendor_id": self.subject.vendor_id,
-                "vendor_name": self.subject.vendor_name,
+                "id": subject.id,
+                "name": subject.name,
+                "kind": subject.kind,
+                "vendor_id": subject.vendor_id,
+                "vendor_name": subject.vendor_name,
             },
-            "message": pick(self.message),
-            "title": pick(self.title) if self.title else None,
-            "question": pick(self.question),
-            "advice": pick(self.advice),
+            "message": message,
+            "title": title,
+            "question": question,
+            "advice": advice,
             "evidence": [e.to_dict() for e in self.evidence],
             "missing": list(self.missing),
             "clear_when": self.clear_when.to_dict(language) if self.clear_when else None,
@@ -165,9 +172,15 @@ def format_records(records: Sequence[tuple[str, str, str]], language: str) -> st
     return shown
 
 
+# one encoder for every fingerprint: what ``json.dumps(payload, sort_keys=True, default=str)``
+# builds on each call, byte for byte the same text
+_FP_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def _fingerprint(rule: Rule, status: str, subject: Subject, evidence: Iterable[Evidence]) -> str:
     """Stable across runs for the same finding: rule, status, subject and the evidence records;
     values only for signals that do not drift with time alone (days since …)."""
+    volatile = _constants(rule).volatile
     payload = {
         "rule": rule.id,
         "status": status,
@@ -175,15 +188,53 @@ def _fingerprint(rule: Rule, status: str, subject: Subject, evidence: Iterable[E
         "evidence": [
             [
                 e.signal,
-                None if REGISTRY[e.signal].volatile else e.value,
-                sorted(f"{k}:{i}" for k, i, _ in e.records),
+                None if volatile[e.signal] else e.value,
+                sorted([f"{k}:{i}" for k, i, _ in e.records]) if e.records else [],
                 e.reason.code if e.reason is not None else None,
             ]
             for e in evidence
         ],
     }
-    raw = json.dumps(payload, sort_keys=True, default=str).encode()
+    raw = _FP_ENCODER.encode(payload).encode()
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _RuleConstants:
+    """What a rule contributes to every finding it makes, computed once per rule (not per
+    record): its texts as plain dicts, its numeric parameters, its parameters as written per
+    language, which of its signals drift with time alone."""
+
+    rule: Rule
+    question: Mapping[str, str]
+    title: Mapping[str, str]
+    numbers: Mapping[str, float]
+    param_fills: Mapping[str, Mapping[str, str]]  # language -> {param: as written}
+    volatile: Mapping[str, bool]
+
+
+_CONSTANTS: dict[int, _RuleConstants] = {}
+_CONSTANTS_MAX = 4096  # rules loaded in one process; cleared beyond that (memory stays flat)
+
+
+def _constants(rule: Rule) -> _RuleConstants:
+    found = _CONSTANTS.get(id(rule))
+    if found is not None and found.rule is rule:
+        return found
+    if len(_CONSTANTS) >= _CONSTANTS_MAX:
+        _CONSTANTS.clear()
+    made = _CONSTANTS[id(rule)] = _RuleConstants(
+        rule=rule,
+        question=dict(rule.question),
+        title=dict(rule.title or rule.question),
+        numbers={k: float(v) for k, v in rule.params.items() if _is_number(v)},
+        param_fills={
+            lang: {k: format_value(k, v, lang) for k, v in rule.params.items()}
+            for lang in ("fr", "en")
+        },
+        volatile={name: REGISTRY[name].volatile for name in rule.signals},
+    )
+    return made
 
 
 def build(
@@ -199,13 +250,14 @@ def build(
     missing = tuple(e.signal for e in evidence if e.value is None)
     message: Mapping[str, str]
     advice: Mapping[str, str]
+    consts = _constants(rule)
     if outcome.status == FIRED:
         numbers = {
             e.signal: float(e.value)  # type: ignore[arg-type]
             for e in evidence
             if _is_number(e.value)
         }
-        numbers.update({k: float(v) for k, v in rule.params.items() if _is_number(v)})
+        numbers.update(consts.numbers)
 
         def fills(lang: str) -> dict[str, str]:
             out: dict[str, str] = {}
@@ -213,8 +265,7 @@ def build(
                 out[e.signal] = format_value(e.signal, e.value, lang)
                 out[f"{e.signal}.records"] = format_records(e.records, lang)
                 out[f"{e.signal}.days"] = format_value("", e.window_days, lang)
-            for pname, pvalue in rule.params.items():
-                out[pname] = format_value(pname, pvalue, lang)
+            out.update(consts.param_fills[lang])
             return out
 
         filled = ByLanguage(fills)  # per language, once for the message and the advice
@@ -244,13 +295,13 @@ def build(
         criterion=rule.criterion,
         subject=subject,
         message=message,
-        question=dict(rule.question),
+        question=consts.question,
         advice=advice,
         evidence=evidence,
         fingerprint=_fingerprint(rule, outcome.status, subject, evidence),
         missing=missing,
         clear_when=clearing,
-        title=dict(rule.title or rule.question),
+        title=consts.title,
     )
 
 
@@ -279,6 +330,20 @@ def _what(reason: Reason, lang: str) -> str:
 
 def cannot_assess_message(unknown: Sequence[Evidence], lang: str) -> str:
     """Why a rule cannot be assessed, reason by reason: too early, not recorded, missing."""
+    return _cannot_assess_message(tuple(_Unknown(e.signal, e.reason) for e in unknown), lang)
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """What the cannot-assess texts read of an evidence (its signal and reason): few distinct
+    ones in a run, so the texts are written once each (bounded cache)."""
+
+    signal: str
+    reason: Reason | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _cannot_assess_message(unknown: tuple[_Unknown, ...], lang: str) -> str:
     parts: list[str] = []
     early = [e.reason for e in unknown if e.reason is not None and e.reason.code == TOO_EARLY]
     if early:
@@ -303,6 +368,11 @@ def cannot_assess_message(unknown: Sequence[Evidence], lang: str) -> str:
 
 def cannot_assess_advice(unknown: Sequence[Evidence], lang: str) -> str:
     """What would make the rule assessable: wait, record or connect, fill in."""
+    return _cannot_assess_advice(tuple(_Unknown(e.signal, e.reason) for e in unknown), lang)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cannot_assess_advice(unknown: tuple[_Unknown, ...], lang: str) -> str:
     parts: list[str] = []
     for e in unknown:
         r = e.reason

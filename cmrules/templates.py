@@ -11,6 +11,8 @@ import functools
 import re
 from collections.abc import Mapping
 
+from .text import plural, typography
+
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"([a-z_][a-z0-9_]*)(\.records|\.days|\|[^|{}]+\|[^|{}]+)?")
 
@@ -50,8 +52,6 @@ def render_template(
     ``numbers[name]`` in ``language``.  The template's own text gets the language's
     typography; inserted values are left exactly as they are.
     """
-    from .text import plural
-
     out = []
     for piece in _pieces(text, language):
         if isinstance(piece, str):
@@ -74,8 +74,6 @@ def _pieces(text: str, language: str) -> tuple[str | tuple[str, str], ...]:
     """A template split once (per language) into its own text, typography applied, and its
     placeholders ``(inside the braces, as written)``: templates are the rules' few messages,
     filled for every finding."""
-    from .text import typography
-
     out: list[str | tuple[str, str]] = []
     for i, part in enumerate(text.split("{{")):
         if i:

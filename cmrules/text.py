@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 
@@ -95,7 +96,22 @@ _URLISH = re.compile(r"\w+://\S+")
 
 def typography(text: str, language: str) -> str:
     """One apostrophe style; in French, a narrow no-break space before ``; : ! ? »`` and after
-    ``«`` (never inside a URL or a time such as 10:30)."""
+    ``«`` (never inside a URL or a time such as 10:30).  Short texts (labels, sentences of
+    findings: the same few again for every record) are remembered, a bounded number of them."""
+    if len(text) <= _REMEMBER_UP_TO:
+        return _typography_short(text, language)
+    return _typography(text, language)
+
+
+_REMEMBER_UP_TO = 400  # characters: a note's body is written afresh, its parts are remembered
+
+
+@functools.lru_cache(maxsize=4096)
+def _typography_short(text: str, language: str) -> str:
+    return _typography(text, language)
+
+
+def _typography(text: str, language: str) -> str:
     text = text.replace("'", "’")
     if language != "fr":
         return text

@@ -1,0 +1,49 @@
+"""What a rule contributes to its findings is computed once per rule, kept in a bounded table:
+never stale for another rule (same id, other thresholds), never unbounded."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from cmrules import findings
+from cmrules.engine import CANNOT_ASSESS, FIRED, Outcome
+from cmrules.findings import Subject, build
+from cmrules.signals import SignalValue
+
+SUBJECT = Subject("c1", "Acme", "company", "v1")
+TWO = {"directing_contacts": SignalValue(2)}
+
+
+def _with_limit(rulebook, limit):
+    rule = rulebook.get("CMR001")
+    text = {"fr": "limite {max_directing_contacts}", "en": "limit {max_directing_contacts}"}
+    return replace(rule, message=text, params={"max_directing_contacts": limit})
+
+
+def test_a_profile_threshold_is_never_read_from_another_rule(rulebook):
+    # a profile or a prospect copies a rule with other thresholds: each copy says its own
+    one, three = _with_limit(rulebook, 1), _with_limit(rulebook, 3.5)
+    assert build(one, Outcome("CMR001", FIRED), SUBJECT, TWO).message["en"] == "limit 1"
+    assert build(three, Outcome("CMR001", FIRED), SUBJECT, TWO).message["fr"] == "limite 3,5"
+    assert build(one, Outcome("CMR001", FIRED), SUBJECT, TWO).message["fr"] == "limite 1"
+
+
+def test_the_table_stays_bounded(rulebook, monkeypatch):
+    # a long-lived process loading rules again and again keeps a flat memory
+    monkeypatch.setattr(findings, "_CONSTANTS_MAX", 8)
+    findings._CONSTANTS.clear()
+    for limit in range(30):
+        rule = _with_limit(rulebook, limit)
+        f = build(rule, Outcome("CMR001", FIRED), SUBJECT, TWO)
+        assert f.message["en"] == f"limit {limit}"
+        assert len(findings._CONSTANTS) <= 8
+
+
+def test_cannot_assess_texts_are_the_same_when_remembered(rulebook):
+    # the second record with the same gap reads the same sentence as the first
+    rule = rulebook.get("CMR001")
+    first = build(rule, Outcome("CMR001", CANNOT_ASSESS), SUBJECT, {})
+    again = build(rule, Outcome("CMR001", CANNOT_ASSESS), Subject("c2", "B", "company"), {})
+    assert first.message["fr"] == again.message["fr"]
+    assert first.message["en"].startswith("Cannot assess: missing data (")
+    assert first.fingerprint != again.fingerprint  # another record, another flag
