@@ -411,3 +411,41 @@ def test_one_record_at_a_time_path_syncs_the_task_and_survives_a_refusal():
                 props = fake.objects["companies"][c]["properties"]
                 assert props["cmrules_history"] == "{}" and props["cmrules_fingerprint"]
         assert [len(fake.tasks_of(c)) for c in clients] == [1, 0]
+
+
+def test_whole_batch_400_on_task_create_is_retried_task_by_task(portal):
+    """A tasks batch refused as a whole (400: nothing written) must not fail every company:
+    the shared batch-create loop (batchcreate.py) sends each task alone; one open task each."""
+    p = portal
+    p.fake.inject("POST", TASKS_CREATE, status=400, times=1)
+    summary = p.run()
+    assert summary["failed"] == 0 and summary["tasks_created"] == 4
+    assert p.fake.count("POST", TASKS_CREATE) == 1 + 4  # the refused batch, then one each
+    assert p.open_tasks() == expected_open(p, changed=False)
+
+
+def test_a_batch_that_keeps_landing_partly_stops_after_the_retries_then_the_rerun_ends_it(
+    tmp_path, monkeypatch, caplog
+):
+    """Every tasks batch create lands its first input only, then its answer is lost: each
+    round looks the tasks up and re-sends only the rest, until the retries are spent; the
+    rest fail ('kept failing … rerun to finish') and the next run creates them, never twice."""
+    with portal_on(tmp_path, monkeypatch, "2026-09", companies=10) as p:
+        original = p.fake._batch_create
+
+        def first_only(object_type: str, body: dict) -> object:
+            if object_type != "tasks":
+                return original(object_type, body)
+            original(object_type, {"inputs": body["inputs"][:1]})
+            raise requests.ReadTimeout("answer lost")
+
+        p.fake._batch_create = first_only
+        summary = p.run(codes=(4,))
+        wanted = len(p.clients) - 1  # every client but client 4 has a gap
+        assert summary["tasks_created"] == 6  # one per round: the first and 5 retries
+        assert summary["failed"] == wanted - 6 > 0
+        assert "tasks batch create kept failing after 6 partial attempts" in caplog.text
+        p.fake._batch_create = original
+        assert p.run()["tasks_created"] == wanted - 6
+        for c in p.clients:
+            assert len(p.tasks(c)) == (0 if c == p.clients[4] else 1)

@@ -39,6 +39,7 @@ from cmrules.model import Organisation
 from cmrules.tasks import TASK_RE, Task
 from cmrules.values import to_epoch_ms
 
+from .batchcreate import BatchCreate
 from .client import HubSpotClient
 from .common import BATCH_WRITE_LIMIT, PROP_OWNER, TASK_TO_COMPANY, chunks, id_key
 from .payloads import batch_answer, trace_id
@@ -187,65 +188,27 @@ class HubSpotTasks:
 
     def _create_batch(
         self, pending: dict[str, tuple[Organisation, Task]], errors: dict[str, WriteError]
-    ) -> None:
-        rounds = 0
-        while pending:
-            rounds += 1
-            landed: set[str] = set()
+    ) -> bool:
+        """One ``tasks/batch/create`` (see :mod:`.batchcreate`); True when all were created."""
 
-            def reconcile(
-                todo: Mapping[str, tuple[Organisation, Task]] = pending, into: set[str] = landed
-            ) -> dict[str, Any] | None:
-                # the batch may have been applied (wholly or in part) before the failure
-                into.update(self._landed(todo))
-                return {"reconciled": True} if into else None
-
+        def inputs(todo: Mapping[str, tuple[Organisation, Task]]) -> list[dict[str, Any]]:
             now = self.now()
-            payload = {
-                "inputs": [
-                    {**task_input(s, t, now), "objectWriteTraceId": trace}
-                    for trace, (s, t) in pending.items()
-                ]
-            }
-            try:
-                answer = self.client.request(
-                    "POST",
-                    self.client.api.objects_path("tasks", "/batch/create"),
-                    json_body=payload,
-                    reconcile=reconcile,
-                )
-            except HttpError as exc:
-                if exc.status == 400 and len(pending) > 1:
-                    for trace, item in pending.items():  # refused as a whole: one by one
-                        self._create_batch({trace: item}, errors)
-                    return
-                for s, _ in pending.values():
-                    errors[s.id] = self._error(s, "creating", str(exc))
-                return
-            if isinstance(answer, dict) and answer.get("reconciled"):
-                self._created([pending[t] for t in landed])
-                pending = {t: v for t, v in pending.items() if t not in landed}
-                if pending and rounds > self.client.policy.max_retries:
-                    for s, _ in pending.values():
-                        errors[s.id] = self._error(s, "creating", "kept failing; rerun to finish")
-                    return
-                continue
-            ids = {trace: s.id for trace, (s, _) in pending.items()}
-            done, failed = batch_answer(
-                answer, pending, self.client.last_correlation_id, "tasks batch create", False, ids
-            )
-            unsure = {t: v for t, v in pending.items() if t not in done and t not in failed}
-            if unsure:  # neither confirmed nor refused: look rather than guess
-                seen = self._landed(unsure)
-                done |= seen
-                failed.update(
-                    {t: "HubSpot did not confirm the task" for t in unsure if t not in seen}
-                )
-            self._created([pending[t] for t in done])
-            for trace in failed:
-                subject = pending[trace][0]
-                errors[subject.id] = self._error(subject, "creating", failed[trace])
-            return
+            return [task_input(s, t, now) for s, t in todo.values()]
+
+        out = BatchCreate(
+            client=self.client,
+            object_type="tasks",
+            noun="task",
+            inputs=inputs,
+            landed=self._landed,
+            record_id=lambda item: item[0].id,
+            alone=lambda trace, item: self._create_batch({trace: item}, errors),
+        ).run(pending)
+        self._created([pending[t] for t in pending if t in out.created])
+        for trace, reason in out.failed.items():
+            subject = pending[trace][0]
+            errors[subject.id] = self._error(subject, "creating", reason)
+        return not out.failed and len(out.created | out.alone) == len(pending)
 
     def _created(self, items: Sequence[tuple[Organisation, Task]]) -> None:
         self.context.count("tasks_created", len(items))

@@ -21,6 +21,7 @@ from cmrules.http import HttpError
 from cmrules.model import Organisation
 from cmrules.values import parse_datetime
 
+from .batchcreate import BatchCreate
 from .client import HubSpotClient
 from .common import (
     BATCH_WRITE_LIMIT,
@@ -283,102 +284,43 @@ class HubSpotWriter:
         ]
 
     def _create_notes(self, notes: list[RenderedNote], errors: dict[str, WriteError]) -> set[str]:
-        """Create the notes with one ``notes/batch/create``; return the companies whose note
-        now exists.  Per-input failures go to ``errors`` (company id -> error)."""
-        by_trace = {trace_id("note", n.subject.id): n for n in notes}
-        pending = dict(by_trace)
-        created: set[str] = set()
-        rounds = 0
-        while pending:
-            rounds += 1
-            landed: dict[str, str] = {}  # company -> note id, found by a reconcile look-up
+        """Create the notes with one ``notes/batch/create`` (see :mod:`.batchcreate`); return
+        the companies whose note now exists.  Failures go to ``errors`` (company id -> error)."""
+        pending = {trace_id("note", n.subject.id): n for n in notes}
 
-            def reconcile(
-                todo: Mapping[str, RenderedNote] = pending, into: dict[str, str] = landed
-            ) -> dict[str, Any] | None:
-                # the batch may have been applied (wholly or in part) before the failure:
-                # look the fingerprints up again before sending anything twice
-                found = self._find_notes({n.subject.id: n.fingerprint for n in todo.values()})
-                if not found:
-                    return None  # nothing landed: re-send the same batch
-                into.update(found)
-                return {"reconciled": True}
+        def landed(todo: Mapping[str, RenderedNote]) -> set[str]:
+            found = self._find_notes({n.subject.id: n.fingerprint for n in todo.values()})
+            return {t for t, n in todo.items() if n.subject.id in found}
 
-            payload = {
-                "inputs": [
-                    {**note_input(n), "objectWriteTraceId": trace} for trace, n in pending.items()
-                ]
-            }
-            try:
-                answer = self.client.request(
-                    "POST",
-                    self.client.api.objects_path("notes", "/batch/create"),
-                    json_body=payload,
-                    reconcile=reconcile,
-                )
-            except HttpError as exc:
-                if exc.status == 400 and len(pending) > 1:
-                    # rejected as a whole, nothing written: isolate the bad record(s)
-                    created |= self._create_notes_one_by_one(list(pending.values()), errors)
-                    break
-                for n in pending.values():
-                    errors[n.subject.id] = WriteError(
-                        f"writing the cmrules note on company {n.subject.id} "
-                        f"({n.subject.name}): {exc}"
-                    )
-                break
-            finally:
-                for n in pending.values():  # a create may have landed: read fresh from now on
-                    self._forget(n.subject.id)
-            if isinstance(answer, dict) and answer.get("reconciled"):
-                created |= set(landed)
-                self.context.count("notes_written", len(landed))
-                pending = {t: n for t, n in pending.items() if n.subject.id not in landed}
-                if rounds > self.client.policy.max_retries:
-                    for n in pending.values():
-                        errors[n.subject.id] = WriteError(
-                            f"writing the cmrules note on company {n.subject.id} "
-                            f"({n.subject.name}): HubSpot notes batch create kept failing "
-                            f"after {rounds} partial attempts; rerun to finish"
-                        )
-                    break
-                continue
-            done, failed = batch_answer(
-                answer, pending, self.client.last_correlation_id, "notes batch create", by_id=False
-            )
-            # an input neither confirmed nor refused: look it up rather than guess
-            unsure = {t: n for t, n in pending.items() if t not in done and t not in failed}
-            if unsure:
-                found = self._find_notes({n.subject.id: n.fingerprint for n in unsure.values()})
-                for t, n in unsure.items():
-                    if n.subject.id in found:
-                        done.add(t)
-                    else:
-                        failed[t] = "HubSpot did not confirm the note"
-            for trace, n in pending.items():
-                if trace in done:
-                    created.add(n.subject.id)
-                else:
-                    errors[n.subject.id] = WriteError(
-                        f"writing the cmrules note on company {n.subject.id} "
-                        f"({n.subject.name}): {failed[trace]}"
-                    )
-            self.context.count("notes_written", len(done))
-            break
-        return created
-
-    def _create_notes_one_by_one(
-        self, notes: list[RenderedNote], errors: dict[str, WriteError]
-    ) -> set[str]:
-        created = set()
-        for n in notes:
+        def alone(trace: str, n: RenderedNote) -> bool:
             try:
                 self.write_note(n.subject, n)
             except WriteError as exc:
                 errors[n.subject.id] = exc
-            else:
-                created.add(n.subject.id)
-        return created
+                return False
+            return True
+
+        def attempted(todo: Mapping[str, RenderedNote]) -> None:
+            for n in todo.values():  # a create may have landed: read fresh from now on
+                self._forget(n.subject.id)
+
+        out = BatchCreate(
+            client=self.client,
+            object_type="notes",
+            noun="note",
+            inputs=lambda todo: [note_input(n) for n in todo.values()],
+            landed=landed,
+            record_id=lambda n: n.subject.id,
+            alone=alone,
+            attempted=attempted,
+        ).run(pending)
+        self.context.count("notes_written", len(out.created))
+        for trace, reason in out.failed.items():
+            n = pending[trace]
+            errors[n.subject.id] = WriteError(
+                f"writing the cmrules note on company {n.subject.id} ({n.subject.name}): {reason}"
+            )
+        return {pending[t].subject.id for t in out.created | out.alone}
 
     def _update_flags(self, notes: list[RenderedNote], errors: dict[str, WriteError]) -> None:
         """One ``companies/batch/update`` for the flags (an idempotent write: plain retries)."""
