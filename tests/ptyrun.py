@@ -13,6 +13,19 @@ import threading
 from dataclasses import dataclass
 
 MAIN = "from cmrules.cli import main; main()"
+# a source that takes its time (as a CRM does): the run is still reading when Ctrl-C arrives,
+# however loaded the machine (on a fast store the whole run can end before the signal does)
+SLOW_MAIN = """
+import time
+from cmrules.connectors.local.connector import LocalConnector
+load = LocalConnector.load
+def slow_load(self, *args, **kwargs):
+    time.sleep(0.5)
+    return load(self, *args, **kwargs)
+LocalConnector.load = slow_load
+from cmrules.cli import main
+main()
+"""
 
 
 @dataclass
@@ -26,10 +39,11 @@ class Ran:
 
 def run(*args: str, tty: bool = True, timeout: float = 120, interrupt_on: str = "") -> Ran:
     """``cmrules *args`` with standard error on a pseudo-terminal (``tty``) or a pipe;
-    ``interrupt_on``: press Ctrl-C (SIGINT) as soon as the terminal shows this text."""
+    ``interrupt_on``: press Ctrl-C (SIGINT) as soon as the terminal shows this text (the
+    local store then reads slowly, see ``SLOW_MAIN``)."""
     master, slave = pty.openpty() if tty else (None, None)
     proc = subprocess.Popen(
-        [sys.executable, "-c", MAIN, *args],
+        [sys.executable, "-c", SLOW_MAIN if interrupt_on else MAIN, *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=slave if tty else subprocess.PIPE,
