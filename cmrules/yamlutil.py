@@ -109,7 +109,7 @@ class _DepthComposer(Composer):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _too_deep(self.peek_event().start_mark)  # type: ignore[attr-defined]
+                raise too_deep(self.peek_event().start_mark)  # type: ignore[attr-defined]
             return Composer.compose_node(self, parent, index)  # type: ignore[return-value]
         finally:
             self._depth -= 1
@@ -158,7 +158,8 @@ else:
     STREAM_LOADER = _CStreamLoader
 
 
-def _too_deep(mark: Any) -> ConstructorError:
+def too_deep(mark: Any) -> ConstructorError:
+    """The error for nesting beyond :data:`MAX_DEPTH` at ``mark``."""
     return ConstructorError(
         None, None, f"nested deeper than {MAX_DEPTH} levels; flatten the structure", mark
     )
@@ -180,7 +181,7 @@ def check_nodes(root: Node, spent: int = 0, depth: int = 1, earlier: Set[int] = 
     def size(n: Node, depth: int, fresh: bool = True) -> int:
         nonlocal distinct
         if depth > MAX_DEPTH:
-            raise _too_deep(n.start_mark)
+            raise too_deep(n.start_mark)
         key = id(n)
         fresh = fresh and key not in earlier
         if not isinstance(n, CollectionNode):
@@ -229,7 +230,7 @@ def load_with_lines(
         except yaml.MarkedYAMLError as exc:  # libyaml's own limit, 1,000 levels
             if "maximum nesting depth" not in str(exc.problem):
                 raise
-            raise _too_deep(exc.problem_mark) from None
+            raise too_deep(exc.problem_mark) from None
         if node is None:
             return None, {}
         check_nodes(node)

@@ -31,7 +31,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 
 from cmrules.errors import UsageError
-from cmrules.yamlutil import STREAM_LOADER, check_nodes, error_line, problem, text_chunks
+from cmrules.yamlutil import STREAM_LOADER, check_nodes, error_line, problem, text_chunks, too_deep
 
 CHUNK = 1 << 20
 _STR = "tag:yaml.org,2002:str"
@@ -117,6 +117,8 @@ class YamlRows:
         except ValueError as exc:  # not UTF-8, unreadable: worded by text_chunks
             raise UsageError(str(exc)) from None
         except yaml.YAMLError as exc:
+            if "maximum nesting depth" in str(getattr(exc, "problem", "")):  # libyaml's 1,000
+                exc = too_deep(getattr(exc, "problem_mark", None))  # worded as when read whole
             raise self._error(error_line(exc), f"not valid YAML: {problem(exc)}") from None
 
     def _sections(self, names: tuple[str, ...]) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
