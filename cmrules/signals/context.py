@@ -101,17 +101,32 @@ class CompanyContext:
         """Evidence pointing at this engagement's ``field``."""
         return Ref("engagement", f"{self.company.id}:{self.vendor.id}", field)
 
+    @cached_property
+    def _by_kind(self) -> dict[ActivityKind, list[Activity]]:
+        """The activities grouped by kind, in their order (built once per context: a dozen
+        signals ask for one kind each)."""
+        out: dict[ActivityKind, list[Activity]] = {}
+        for a in self.activities:
+            out.setdefault(a.kind, []).append(a)
+        return out
+
     def of_kind(self, *kinds: ActivityKind) -> list[Activity]:
         """The activities of those kinds."""
+        if len(kinds) == 1:
+            return list(self._by_kind.get(kinds[0], ()))
         return [a for a in self.activities if a.kind in kinds]
+
+    @cached_property
+    def _held(self) -> list[Activity]:
+        return [
+            a
+            for a in self._by_kind.get(ActivityKind.MEETING, ())
+            if a.timestamp is not None and (a.status or "").lower() not in MEETING_NOT_HELD
+        ]
 
     def meetings_held(self) -> list[Activity]:
         """Meetings that took place (cancelled or missed ones left out)."""
-        return [
-            a
-            for a in self.of_kind(ActivityKind.MEETING)
-            if a.timestamp is not None and (a.status or "").lower() not in MEETING_NOT_HELD
-        ]
+        return list(self._held)
 
     def days_since_start(self) -> int | None:
         """Days since the engagement started, or None when unknown or not started at ``as_of``."""
@@ -138,7 +153,15 @@ class CompanyContext:
         for this client is not evidence of zero meetings."""
         if not self.tracked:
             return None
-        return _window(self.observed_from, self.as_of, self.settings.window(name))
+        days = self.settings.window(name)
+        seen = self._windows
+        if days not in seen:  # several signals share a window length: computed once each
+            seen[days] = _window(self.observed_from, self.as_of, days)
+        return seen[days]
+
+    @cached_property
+    def _windows(self) -> dict[int, Window | None]:
+        return {}
 
     def rate_window(self, name: str) -> Window | SignalValue:
         """The window of a rate, or the unknown value to return: nothing observed (missing),
@@ -160,7 +183,8 @@ class CompanyContext:
     # -- coverage ------------------------------------------------------------------------------
     def unrecorded(self, *kinds: ActivityKind) -> SignalValue | None:
         """The "not recorded by <source>" value when the source records none of ``kinds``."""
-        if any(self.coverage.records(k) for k in kinds):
+        recorded = self.coverage.activity_kinds
+        if any(k in recorded for k in kinds):
             return None
         return not_recorded(self.coverage.source, *(k.value for k in kinds))
 
