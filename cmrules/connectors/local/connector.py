@@ -7,7 +7,6 @@ Works with no network and no config.  ``cmrules local import FILE`` loads your o
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -212,10 +211,10 @@ class LocalConnector(Connector):
                 Engagement(
                     company_id=cid,
                     vendor_id=vid,
-                    started_at=parse_datetime(started),
-                    vendor_contact_ids=tuple(json.loads(contacts)),
+                    started_at=reading.instant(started),
+                    vendor_contact_ids=tuple(reading.strings(contacts)),
                     attributes=decode_attrs(attrs, ENGAGEMENT_ATTRIBUTES),
-                    ended_at=parse_datetime(ended),
+                    ended_at=reading.instant(ended),
                     status=status,
                 )
             )
@@ -227,22 +226,29 @@ class LocalConnector(Connector):
             ):
                 ds.add(self._org(row, waivers))
         for part in _parts(ordered):
-            for c in self.db.execute(
-                f"SELECT {reading.CONTACT_COLS} FROM contacts "
-                f"WHERE org_id IN ({_marks(part)}) ORDER BY org_id, id",
-                part,
-            ):
-                ds.add(reading.contact(c))
+            ds.contacts.extend(
+                map(
+                    reading.contact,
+                    self.db.execute(
+                        f"SELECT {reading.CONTACT_COLS} FROM contacts "
+                        f"WHERE org_id IN ({_marks(part)}) ORDER BY org_id, id",
+                        part,
+                    ),
+                )
+            )
         companies = [o for o in ordered if o not in vendors]
+        activity = reading.activity
         for part in _parts(companies):
-            for a in self.db.execute(
-                f"SELECT {reading.ACTIVITY_COLS} FROM activities "
-                f"WHERE company_id IN ({_marks(part)}) ORDER BY company_id, timestamp, id",
-                part,
-            ):
-                if a[4] is not None and a[4] not in vendors:
-                    continue
-                ds.add(reading.activity(a))
+            ds.activities.extend(
+                activity(a)
+                for a in self.db.execute(
+                    f"SELECT {reading.ACTIVITY_COLS} FROM activities "
+                    f"WHERE company_id IN ({_marks(part)}) ORDER BY company_id, timestamp, id",
+                    part,
+                )
+                if a[4] is None or a[4] in vendors
+            )
+        ds.add()  # contacts and activities appended in bulk: drop the lookup index
         return ds
 
     def load_prospects(self, company_ids: Iterable[str]) -> Dataset:
