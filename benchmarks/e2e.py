@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -51,11 +52,13 @@ main()
 CLI = [sys.executable, "-c", WRAP]
 
 
-def child(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """CPU seconds and peak RSS (MB) of one CLI run; output discarded, errors shown."""
+def child(args: list[str], env: dict[str, str], out: Any = None) -> tuple[float, float]:
+    """CPU seconds and peak RSS (MB) of one CLI run; output discarded (or written to the file
+    ``out``), errors shown."""
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as hwm:
         env = dict(env, CMRULES_BENCH_HWM=hwm.name)
-        proc = subprocess.Popen(CLI + args, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        stdout = out if out is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(CLI + args, env=env, stdout=stdout, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in (0, 1):
@@ -126,6 +129,20 @@ class Baselines:
         return time.process_time() - t
 
 
+def json_floor(out: Any) -> float:
+    """CPU seconds a record for the standard library to encode the records the CLI printed
+    (``json.dumps`` as the CLI calls it, each record of ``out`` read back first): a cost the
+    CLI pays per client whatever else it does."""
+    import json
+
+    out.seek(0)
+    records = [json.loads(line.strip().rstrip(b",")) for line in out if line.startswith(b"    {")]
+    t = time.process_time()
+    for r in records:
+        json.dumps(r, ensure_ascii=False)
+    return (time.process_time() - t) / max(1, len(records))
+
+
 def startup(env: dict[str, str], runs: int = 5) -> dict[str, float]:
     return {
         flag: min(child([flag], env)[0] for _ in range(runs)) * 1000
@@ -151,6 +168,8 @@ def main() -> None:
     print(f"{'clients':>8} {'CLI c/s':>9} {'engine c/s':>11} {'ratio':>6} {'lib c/s':>8}"
           f" {'ratio':>6} {'peak RSS':>9}"
           f"{'  sync c/s  sync RSS' if args.sync else ''}")  # fmt: skip
+    floors: list[tuple[int, float | None]] = []
+    engine_us: dict[int, float] = {}
     for n in sizes:
         home = root / f"p{n}"
         store = home / "local.sqlite3"
@@ -160,13 +179,16 @@ def main() -> None:
         run_env = dict(env, CMRULES_HOME=str(home))
         base = Baselines(store, min(n, args.sample))
         before = base.engine_cpu(n // 2), base.library_cpu(n // 2)
-        cpu, rss = child(
-            ["evaluate", "--vendor", portfolio.BIG, "--format", "json", "--no-write",
-             "--as-of", "2026-11-20T12:00:00Z"], run_env,
-        )  # fmt: skip
+        with tempfile.TemporaryFile() as out:
+            cpu, rss = child(
+                ["evaluate", "--vendor", portfolio.BIG, "--format", "json", "--no-write",
+                 "--as-of", "2026-11-20T12:00:00Z"], run_env, out,
+            )  # fmt: skip
+            floors.append((n, json_floor(out) if n <= 20_000 else None))
         after = base.engine_cpu(n - n // 2), base.library_cpu(n - n // 2)
         cli_rate = n / cpu
         engine_rate, library_rate = n / (before[0] + after[0]), n / (before[1] + after[1])
+        engine_us[n] = 1e6 / engine_rate
         line = (f"{n:>8,} {cli_rate:>9,.0f} {engine_rate:>11,.0f} {cli_rate / engine_rate:>6.2f}"
                 f" {library_rate:>8,.0f} {cli_rate / library_rate:>6.2f}"
                 f" {rss:>6,.0f} MB")  # fmt: skip
@@ -178,6 +200,12 @@ def main() -> None:
     print("target >= 0.50); second = CLI / library in memory (signals -> engine -> findings,")
     print("model already read: what the README's earlier end-to-end figure covered);")
     print("peak RSS of the CLI process (target < 400 MB).")
+    for n, floor in floors:
+        if floor is not None:
+            us, eng = floor * 1e6, engine_us[n]
+            print(f"{n:>8,} clients: json.dumps of the CLI's records alone {us:,.0f} us a client,"
+                  f" the engine {eng:,.0f} us: CLI / engine <= {eng / (eng + us):.2f} even if"
+                  " nothing else cost anything")  # fmt: skip
 
 
 if __name__ == "__main__":
