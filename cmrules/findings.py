@@ -205,7 +205,6 @@ class _RuleConstants:
     record): its texts as plain dicts, its numeric parameters, its parameters as written per
     language, which of its signals drift with time alone."""
 
-    rule: Rule
     question: Mapping[str, str]
     title: Mapping[str, str]
     numbers: Mapping[str, float]
@@ -213,18 +212,14 @@ class _RuleConstants:
     volatile: Mapping[str, bool]
 
 
-_CONSTANTS: dict[int, _RuleConstants] = {}
-_CONSTANTS_MAX = 4096  # rules loaded in one process; cleared beyond that (memory stays flat)
-
-
 def _constants(rule: Rule) -> _RuleConstants:
-    found = _CONSTANTS.get(id(rule))
-    if found is not None and found.rule is rule:
-        return found
-    if len(_CONSTANTS) >= _CONSTANTS_MAX:
-        _CONSTANTS.clear()
-    made = _CONSTANTS[id(rule)] = _RuleConstants(
-        rule=rule,
+    # kept on the rule itself, as functools.cached_property does (a frozen dataclass lets its
+    # __dict__ be written): computed once, gone with the rule, never read for another rule
+    # (a profile's or a prospect's copy with other thresholds is another object)
+    found = rule.__dict__.get("_finding_constants")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    made = rule.__dict__["_finding_constants"] = _RuleConstants(
         question=dict(rule.question),
         title=dict(rule.title or rule.question),
         numbers={k: float(v) for k, v in rule.params.items() if _is_number(v)},

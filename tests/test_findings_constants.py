@@ -1,11 +1,12 @@
-"""What a rule contributes to its findings is computed once per rule, kept in a bounded table:
-never stale for another rule (same id, other thresholds), never unbounded."""
+"""What a rule contributes to its findings is computed once per rule and kept on the rule:
+never stale for another rule (same id, other thresholds), gone with the rule."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
-from cmrules import findings
 from cmrules.engine import CANNOT_ASSESS, FIRED, Outcome
 from cmrules.findings import Subject, build
 from cmrules.signals import SignalValue
@@ -28,15 +29,18 @@ def test_a_profile_threshold_is_never_read_from_another_rule(rulebook):
     assert build(one, Outcome("CMR001", FIRED), SUBJECT, TWO).message["fr"] == "limite 1"
 
 
-def test_the_table_stays_bounded(rulebook, monkeypatch):
-    # a long-lived process loading rules again and again keeps a flat memory
-    monkeypatch.setattr(findings, "_CONSTANTS_MAX", 8)
-    findings._CONSTANTS.clear()
+def test_the_constants_go_with_their_rule(rulebook):
+    # a long-lived process loading rules again and again keeps a flat memory: nothing outside
+    # the rule holds what was computed for it
     for limit in range(30):
         rule = _with_limit(rulebook, limit)
         f = build(rule, Outcome("CMR001", FIRED), SUBJECT, TWO)
         assert f.message["en"] == f"limit {limit}"
-        assert len(findings._CONSTANTS) <= 8
+        assert "_finding_constants" in rule.__dict__
+        gone = weakref.ref(rule)
+        del rule, f
+        gc.collect()
+        assert gone() is None
 
 
 def test_cannot_assess_texts_are_the_same_when_remembered(rulebook):
