@@ -1,6 +1,5 @@
 """The local store's short paths read rows exactly as the general parsers do."""
 
-import json
 
 import pytest
 
@@ -37,21 +36,3 @@ def test_activity_row_short_paths_and_unknown_values():
         ActivityKind.MEETING, Side.VENDOR, (), frozenset({"strategy"}))  # fmt: skip
     with pytest.raises(ValueError):
         reading.activity(["a2", "telegram", *row[2:]])  # a kind the model does not know
-
-
-@pytest.mark.parametrize(
-    "text",
-    ['[]', '["c-1"]', '["c-1", "c-2"]', '[""]', '["a", ""]', '["a, b", "c"]', '["caf\\u00e9"]',
-     '["a\\"b", "c"]', '["a","b"]', '[ "a"]', '["é"]'],
-)  # fmt: skip
-def test_stored_lists_read_as_json_does(text):
-    """Contact ids as the store writes them (json.dumps), and shapes it never writes."""
-    assert reading.strings(text) == json.loads(text)
-
-
-@pytest.mark.parametrize("text", ['["]', '["a\tb"]', '["a" "b"]', '["a", "b"', "x"])
-def test_a_bad_stored_list_fails_as_json_does(text):
-    with pytest.raises(ValueError):
-        json.loads(text)
-    with pytest.raises(ValueError):
-        reading.strings(text)

@@ -112,23 +112,8 @@ def contact(c: Sequence[Any]) -> Contact:
 
 
 def strings(text: str) -> list[str]:
-    """A stored JSON list of strings.  The store writes ``json.dumps`` of plain ids: ``[]``,
-    or ``["a", "b"]`` with no escape — split straight away when every quote in the text is one
-    of the delimiters (no escape, no control character, so each item is exactly what
-    ``json.loads`` reads); anything else through ``json.loads`` (same result, same errors)."""
-    if text == "[]":
-        return []
-    if (
-        type(text) is str
-        and text.startswith('["')
-        and text.endswith('"]')
-        and "\\" not in text
-        and text.isprintable()
-    ):
-        items = text[2:-2].split('", "')
-        if text.count('"') == 2 * len(items):
-            return items
-    return json.loads(text)  # type: ignore[no-any-return]
+    """A stored JSON list of strings (``[]``, the common case, without parsing)."""
+    return [] if text == "[]" else json.loads(text)  # type: ignore[no-any-return]
 
 
 def activity(a: Sequence[Any]) -> Activity:
