@@ -124,10 +124,12 @@ class YamlRows:
     def _sections(self, names: tuple[str, ...]) -> Iterator[tuple[str, Iterator[tuple[int, Any]]]]:
         load = self._loader
         expected = f"expected a mapping with keys {', '.join(names)}"
-        load.get_event() if load.check_event(StreamStartEvent) else None
+        if load.check_event(StreamStartEvent):
+            load.get_event()
         if load.check_event(StreamEndEvent):
             raise self._error(1, expected)  # an empty file
-        load.get_event() if load.check_event(DocumentStartEvent) else None
+        if load.check_event(DocumentStartEvent):
+            load.get_event()
         if not load.check_event(MappingStartEvent):
             raise self._error(load.peek_event().start_mark.line + 1, expected)
         load.get_event()
