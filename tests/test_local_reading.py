@@ -1,6 +1,5 @@
 """The local store's short paths read rows exactly as the general parsers do."""
 
-
 import pytest
 
 from cmrules.connectors.local import reading
